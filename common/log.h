@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One line per event on stderr.
+ *
+ *   text: "[covship-shim] warning: message"
+ *   json: {"time":"2026-11-25T09:00:00.000Z","program":"covship-shim",
+ *          "level":"warning","message":"message"}   (COVSHIP_LOG_FORMAT=json)
+ *
+ * The JSON form is for CloudWatch, where one object per line is searchable.
+ */
+#ifndef COVSHIP_LOG_H
+#define COVSHIP_LOG_H
+
+#include <stdbool.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN = 1,
+	LOG_LEVEL_INFO = 2,
+	LOG_LEVEL_DEBUG = 3,
+};
+
+/* Set the program name; reads COVSHIP_LOG_FORMAT ("text" or "json").
+ * Returns -1 when COVSHIP_LOG_FORMAT has another value (logging still works,
+ * in text form), so the caller can report the bad configuration. */
+int log_init(const char *program);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+void log_set_json(bool json);
+
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+#endif
