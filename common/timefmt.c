@@ -12,9 +12,10 @@ void timefmt_rfc3339(const struct timespec *ts, char out[TIMEFMT_RFC3339_LEN])
 		snprintf(out, TIMEFMT_RFC3339_LEN, "1970-01-01T00:00:00.000Z");
 		return;
 	}
-	snprintf(out, TIMEFMT_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		 tm.tm_sec, ts->tv_nsec / 1000000L);
+	/* strftime bounds every field, so nothing can be truncated. */
+	size_t n = strftime(out, TIMEFMT_RFC3339_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	snprintf(out + n, TIMEFMT_RFC3339_LEN - n, ".%03dZ", (int)(ts->tv_nsec / 1000000L) % 1000);
 }
 
 void timefmt_rfc3339_now(char out[TIMEFMT_RFC3339_LEN])
