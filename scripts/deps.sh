@@ -10,6 +10,7 @@ libcjson-dev
 libcurl4-openssl-dev libssl-dev libexpat1-dev
 libinotifytools0-dev libarchive-dev libzstd-dev zstd
 libcmocka-dev
+valgrind
 musl-tools dpkg-dev
 util-linux procps
 python3 gunicorn python3-django python3-coverage python3-botocore

@@ -1,13 +1,739 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until pull lands. */
+/*
+ * `covship pull`: the Jenkins side. List the bundles under a file:// or
+ * s3:// URL, fetch them, verify every file against its manifest while
+ * extracting, check that each run's flush was complete, and optionally
+ * combine the coverage.py data into a Cobertura report whose paths point into
+ * the workspace. The exit status names the first stage that failed
+ * (docs/pull.md).
+ */
 #include "pull.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dest.h"
 #include "log.h"
+#include "pull_combine.h"
+#include "pull_extract.h"
+#include "pull_fs.h"
+#include "pull_source.h"
+
+enum {
+	PULL_EXIT_OK = 0,
+	PULL_EXIT_FAILED = 1,     /* listing, download, local I/O or coverage.py failed */
+	PULL_EXIT_USAGE = 2,      /* bad command line or configuration */
+	PULL_EXIT_CORRUPT = 3,    /* a bundle is corrupt, unsafe or fails its manifest */
+	PULL_EXIT_INCOMPLETE = 4, /* a run's flush was incomplete (no --allow-incomplete) */
+	PULL_EXIT_LOST = 5,       /* --combine: a data file could not be combined */
+};
+
+#define DEFAULT_JOBS 4
+#define MAX_JOBS 64
+#define DEFAULT_PYTHON "/usr/bin/python3"
+#define MAX_MAPS 64
+
+struct pull_opts {
+	const char *url;
+	const char *out;
+	const char *xml;
+	const char *python;
+	bool combine;
+	bool allow_incomplete;
+	unsigned jobs;
+	struct pull_map maps[MAX_MAPS];
+	size_t nmaps;
+	char *env_maps; /* owned copy of COVSHIP_PULL_MAP, split in place */
+	struct dest_options dest;
+};
+
+/* One fetched bundle and what became of it. */
+struct pulled {
+	char *relbase; /* output directory below --out: key minus its extension */
+	bool ok;
+	struct pull_extracted ex;
+};
+
+struct pull_run {
+	struct pull_opts *o;
+	char out_abs[PATH_MAX];
+	int out_fd;
+	int work_fd;
+	char work_name[64];
+	struct pull_bundle_list list;
+	struct pulled *pulled;
+	size_t nfetch_failed, nbad, nio, nfiles;
+	uint64_t bytes;
+};
+
+static const char usage_text[] =
+	"Usage: covship pull URL --out DIR [options]\n"
+	"\n"
+	"Fetch the coverage bundles under URL, verify every file against its manifest,\n"
+	"extract them below DIR and, with --combine, merge the coverage.py data into a\n"
+	"Cobertura report whose paths point into this workspace.\n"
+	"\n"
+	"  URL                        file:///dir or s3://bucket/prefix     [COVSHIP_PULL_URL]\n"
+	"  -o, --out DIR              where bundles are extracted, DIR/<key without\n"
+	"                             .tar.gz>/<files> (created)             [COVSHIP_PULL_OUT]\n"
+	"  -c, --combine              coverage combine + coverage xml        [COVSHIP_PULL_COMBINE=1]\n"
+	"  -m, --map SRC=DST          the sources recorded under SRC (in the container) are\n"
+	"                             at DST here; repeatable, first match wins\n"
+	"                             [COVSHIP_PULL_MAP, several separated by ';']\n"
+	"  -x, --xml FILE             report to write (default DIR/coverage.xml) [COVSHIP_PULL_XML]\n"
+	"      --python PATH          interpreter with coverage.py (default " DEFAULT_PYTHON ")\n"
+	"                             [COVSHIP_PYTHON]\n"
+	"      --allow-incomplete     warn instead of failing when a run's flush was\n"
+	"                             incomplete (no marker, grace expired) [COVSHIP_ALLOW_INCOMPLETE=1]\n"
+	"  -j, --jobs N               parallel downloads, 1..64 (default 4) [COVSHIP_PULL_JOBS]\n"
+	"      --endpoint URL, --region R, --ca-bundle FILE, --insecure, --path-style\n"
+	"                             S3 settings [COVSHIP_ENDPOINT, _REGION, _CA_BUNDLE,\n"
+	"                             _INSECURE, _PATH_STYLE]; AWS_* variables as for watch\n"
+	"      --log-level L          error|warning|info|debug (default info) [COVSHIP_LOG_LEVEL]\n"
+	"  -h, --help                 this text\n"
+	"\n"
+	"The combined data file is DIR/.coverage. Exit status: 0 ok; 1 listing, download,\n"
+	"disk or coverage.py failure; 2 bad usage; 3 a bundle is corrupt or unsafe (nothing\n"
+	"of it is extracted); 4 a run's flush was incomplete; 5 --combine could not use\n"
+	"every data file. See docs/pull.md.\n";
+
+enum {
+	OPT_PYTHON = 256,
+	OPT_ALLOW_INCOMPLETE,
+	OPT_ENDPOINT,
+	OPT_REGION,
+	OPT_CA_BUNDLE,
+	OPT_INSECURE,
+	OPT_PATH_STYLE,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option long_opts[] = {
+	{ "out", required_argument, NULL, 'o' },
+	{ "combine", no_argument, NULL, 'c' },
+	{ "map", required_argument, NULL, 'm' },
+	{ "xml", required_argument, NULL, 'x' },
+	{ "python", required_argument, NULL, OPT_PYTHON },
+	{ "allow-incomplete", no_argument, NULL, OPT_ALLOW_INCOMPLETE },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
+	{ "region", required_argument, NULL, OPT_REGION },
+	{ "ca-bundle", required_argument, NULL, OPT_CA_BUNDLE },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "path-style", no_argument, NULL, OPT_PATH_STYLE },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_bool(const char *name, const char *v, bool *out)
+{
+	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
+		*out = true;
+		return 0;
+	}
+	if (!*v || !strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) {
+		*out = false;
+		return 0;
+	}
+	log_error("%s: '%s' is not a boolean (use 1/0, true/false, yes/no)", name, v);
+	return -1;
+}
+
+static int parse_jobs(const char *v, unsigned *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n < 1 || n > MAX_JOBS) {
+		log_error("--jobs: '%s' is not a number of 1..%d; fix the option or "
+			  "COVSHIP_PULL_JOBS", v, MAX_JOBS);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int set_log_level(const char *v)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (!strcmp(v, names[i])) {
+			log_set_level((enum log_level)i);
+			return 0;
+		}
+	}
+	log_error("--log-level: unknown '%s' (use error, warning, info or debug)", v);
+	return -1;
+}
+
+static int add_map(struct pull_opts *o, const char *arg)
+{
+	char err[PATH_MAX + 200];
+
+	if (o->nmaps >= MAX_MAPS) {
+		log_error("--map: at most %d mappings", MAX_MAPS);
+		return -1;
+	}
+	if (pull_map_parse(arg, &o->maps[o->nmaps], err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	o->nmaps++;
+	return 0;
+}
+
+static int env_bool(const char *name, bool *out)
+{
+	const char *v = getenv(name);
+
+	return v ? parse_bool(name, v, out) : 0;
+}
+
+/* Environment first; the command line, parsed afterwards, wins. */
+static int read_env(struct pull_opts *o)
+{
+	const char *v;
+	char *tok, *save = NULL;
+
+	o->url = getenv("COVSHIP_PULL_URL");
+	o->out = getenv("COVSHIP_PULL_OUT");
+	o->xml = getenv("COVSHIP_PULL_XML");
+	o->dest.endpoint = getenv("COVSHIP_ENDPOINT");
+	o->dest.region = getenv("COVSHIP_REGION");
+	o->dest.ca_bundle = getenv("COVSHIP_CA_BUNDLE");
+	if ((v = getenv("COVSHIP_PYTHON")) && *v)
+		o->python = v;
+	if ((v = getenv("COVSHIP_PULL_JOBS")) && parse_jobs(v, &o->jobs) < 0)
+		return -1;
+	if ((v = getenv("COVSHIP_LOG_LEVEL")) && set_log_level(v) < 0)
+		return -1;
+	if (env_bool("COVSHIP_PULL_COMBINE", &o->combine) < 0 ||
+	    env_bool("COVSHIP_ALLOW_INCOMPLETE", &o->allow_incomplete) < 0 ||
+	    env_bool("COVSHIP_INSECURE", &o->dest.insecure) < 0 ||
+	    env_bool("COVSHIP_PATH_STYLE", &o->dest.path_style) < 0)
+		return -1;
+	v = getenv("COVSHIP_PULL_MAP");
+	if (!v || !*v)
+		return 0;
+	o->env_maps = strdup(v);
+	if (!o->env_maps) {
+		log_error("out of memory");
+		return -1;
+	}
+	for (tok = strtok_r(o->env_maps, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
+		if (add_map(o, tok) < 0)
+			return -1;
+	return 0;
+}
+
+static int parse_opt(struct pull_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'o': o->out = arg; return 0;
+	case 'c': o->combine = true; return 0;
+	case 'm': return add_map(o, arg);
+	case 'x': o->xml = arg; return 0;
+	case 'j': return parse_jobs(arg, &o->jobs);
+	case OPT_PYTHON: o->python = arg; return 0;
+	case OPT_ALLOW_INCOMPLETE: o->allow_incomplete = true; return 0;
+	case OPT_ENDPOINT: o->dest.endpoint = arg; return 0;
+	case OPT_REGION: o->dest.region = arg; return 0;
+	case OPT_CA_BUNDLE: o->dest.ca_bundle = arg; return 0;
+	case OPT_INSECURE: o->dest.insecure = true; return 0;
+	case OPT_PATH_STYLE: o->dest.path_style = true; return 0;
+	case OPT_LOG_LEVEL: return set_log_level(arg);
+	default:
+		log_error("unknown option; see covship pull --help");
+		return -1;
+	}
+}
+
+/* Returns 0 to run, 1 after --help, -1 on a usage error (logged). */
+static int parse_args(struct pull_opts *o, int argc, char **argv)
+{
+	int c;
+
+	o->jobs = DEFAULT_JOBS;
+	o->python = DEFAULT_PYTHON;
+	if (read_env(o) < 0)
+		return -1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "o:cm:x:j:h", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage_text, stdout);
+			return 1;
+		}
+		if (c == '?' || c == ':') {
+			log_error("bad option '%s'; see covship pull --help", argv[optind - 1]);
+			return -1;
+		}
+		if (parse_opt(o, c, optarg) < 0)
+			return -1;
+	}
+	if (optind < argc)
+		o->url = argv[optind++];
+	if (optind < argc) {
+		log_error("unexpected argument '%s': pull takes one URL", argv[optind]);
+		return -1;
+	}
+	if (!o->url || !*o->url) {
+		log_error("missing URL: covship pull file:///dir|s3://bucket/prefix --out DIR");
+		return -1;
+	}
+	if (!o->out || !*o->out) {
+		log_error("missing --out DIR (or COVSHIP_PULL_OUT): where to extract the bundles");
+		return -1;
+	}
+	if ((o->nmaps || o->xml) && !o->combine) {
+		log_error("--map and --xml only make sense with --combine; add --combine");
+		return -1;
+	}
+	return 0;
+}
+
+static void free_opts(struct pull_opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->nmaps; i++) {
+		free(o->maps[i].src);
+		free(o->maps[i].dst);
+	}
+	free(o->env_maps);
+}
+
+/* DIR/<key without extension>: must stay below DIR whatever the key. */
+static char *output_rel(const char *rel)
+{
+	size_t n = strlen(rel);
+	char *s;
+
+	while (*rel == '/') {
+		rel++;
+		n--;
+	}
+	if (n > 7 && !strcmp(rel + n - 7, ".tar.gz"))
+		n -= 7;
+	else if (n > 8 && !strcmp(rel + n - 8, ".tar.zst"))
+		n -= 8;
+	s = strndup(rel, n);
+	if (s && !pull_path_safe(s, n)) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int open_out(struct pull_run *r)
+{
+	int rc = pull_mkdirs(r->o->out);
+
+	if (rc < 0) {
+		log_error("--out %s: cannot create: %s", r->o->out, strerror(-rc));
+		return -1;
+	}
+	if (!realpath(r->o->out, r->out_abs)) {
+		log_error("--out %s: %s", r->o->out, strerror(errno));
+		return -1;
+	}
+	r->out_fd = open(r->out_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->out_fd < 0) {
+		log_error("--out %s: %s", r->out_abs, strerror(errno));
+		return -1;
+	}
+	snprintf(r->work_name, sizeof(r->work_name), ".covship-pull.%ld", (long)getpid());
+	(void)pull_rmtree_at(r->out_fd, r->work_name); /* a dead run's leftovers, same pid */
+	if (mkdirat(r->out_fd, r->work_name, 0700) < 0) {
+		log_error("--out %s: cannot create a work directory: %s", r->out_abs,
+			  strerror(errno));
+		return -1;
+	}
+	r->work_fd = openat(r->out_fd, r->work_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->work_fd < 0) {
+		log_error("%s/%s: %s", r->out_abs, r->work_name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Verify and extract bundle i into a staging directory, then move it into
+ * place. Failures are counted by kind. */
+static void pull_one(struct pull_run *r, size_t i)
+{
+	struct pull_bundle *b = &r->list.v[i];
+	struct pulled *p = &r->pulled[i];
+	char staging[32], err[PATH_MAX + 256];
+	enum pull_extract_result res;
+	int sfd, rc;
+
+	p->relbase = output_rel(b->rel);
+	if (!p->relbase) {
+		log_error("bundle %s: its key would extract outside --out; skipped", b->key);
+		r->nbad++;
+		return;
+	}
+	snprintf(staging, sizeof(staging), "x%06zu", i);
+	if (mkdirat(r->work_fd, staging, 0755) < 0 ||
+	    (sfd = openat(r->work_fd, staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		log_error("bundle %s: cannot create a staging directory: %s", b->key,
+			  strerror(errno));
+		r->nio++;
+		return;
+	}
+	res = pull_extract(b->fd, sfd, &p->ex, err, sizeof(err));
+	close(sfd);
+	if (res == PULL_EXTRACT_OK) {
+		rc = pull_place_dir(r->work_fd, staging, r->out_fd, p->relbase);
+		if (rc == 0) {
+			p->ok = true;
+			r->nfiles += p->ex.m.nfiles;
+			r->bytes += p->ex.bytes;
+			log_debug("bundle %s: %zu files verified into %s/%s", b->key,
+				  p->ex.m.nfiles, r->out_abs, p->relbase);
+			return;
+		}
+		log_error("bundle %s: cannot move into %s/%s: %s", b->key, r->out_abs, p->relbase,
+			  strerror(-rc));
+		manifest_free(&p->ex.m);
+		r->nio++;
+	} else if (res == PULL_EXTRACT_BAD) {
+		log_error("bundle %s is corrupt or unsafe: %s; nothing of it was extracted",
+			  b->key, err);
+		r->nbad++;
+	} else {
+		log_error("bundle %s: %s", b->key, err);
+		r->nio++;
+	}
+	(void)pull_rmtree_at(r->work_fd, staging);
+}
+
+static int fetch_and_extract(struct pull_run *r, struct pull_source *src)
+{
+	char dlname[] = "dl";
+	int dlfd;
+	size_t i;
+
+	if (mkdirat(r->work_fd, dlname, 0700) < 0 ||
+	    (dlfd = openat(r->work_fd, dlname, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		log_error("cannot create a download directory in %s: %s", r->out_abs,
+			  strerror(errno));
+		return -1;
+	}
+	r->nfetch_failed = src->ops->fetch(src, r->list.v, r->list.n, dlfd, (int)r->o->jobs);
+	close(dlfd);
+	r->pulled = calloc(r->list.n, sizeof(*r->pulled));
+	if (!r->pulled) {
+		log_error("out of memory");
+		return -1;
+	}
+	for (i = 0; i < r->list.n; i++) {
+		if (r->list.v[i].fd < 0) {
+			log_error("bundle %s: %s", r->list.v[i].key, r->list.v[i].err);
+			continue;
+		}
+		pull_one(r, i);
+		close(r->list.v[i].fd);
+		r->list.v[i].fd = -1;
+	}
+	return 0;
+}
+
+/* What the bundles of one run say about its flush. */
+struct run_state {
+	const char *run_id;
+	const char *status; /* of a marker that is not "complete", else NULL */
+	bool foreign;       /* a marker names another run */
+	bool complete;
+	size_t bundles;
+};
+
+static struct run_state *find_run(struct run_state *runs, size_t *nruns, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < *nruns; i++)
+		if (!strcmp(runs[i].run_id, id))
+			return &runs[i];
+	runs[*nruns].run_id = id;
+	return &runs[(*nruns)++];
+}
+
+static void note_marker(struct run_state *rs, const struct manifest *m)
+{
+	const cJSON *id, *st;
+
+	rs->bundles++;
+	if (!m->marker)
+		return;
+	id = cJSON_GetObjectItemCaseSensitive(m->marker, "run_id");
+	st = cJSON_GetObjectItemCaseSensitive(m->marker, "status");
+	if (!cJSON_IsString(id) || strcmp(id->valuestring, m->run_id) != 0) {
+		rs->foreign = true;
+		return;
+	}
+	if (cJSON_IsString(st) && !strcmp(st->valuestring, "complete"))
+		rs->complete = true;
+	else
+		rs->status = cJSON_IsString(st) ? st->valuestring : "marker without status";
+}
+
+static void report_run(const struct run_state *rs, bool allow)
+{
+	char why[160];
+
+	if (rs->foreign)
+		snprintf(why, sizeof(why), "a bundle carries the done marker of another run");
+	else if (rs->status)
+		snprintf(why, sizeof(why), "its done marker says '%s'", rs->status);
+	else
+		snprintf(why, sizeof(why), "none of its %zu bundle(s) carries the shim's done "
+			 "marker", rs->bundles);
+	if (allow)
+		log_warn("run %s: the flush was incomplete (%s); continuing because of "
+			 "--allow-incomplete", rs->run_id, why);
+	else
+		log_error("run %s: the flush was incomplete (%s): coverage of some processes is "
+			  "missing; pass --allow-incomplete to use it anyway", rs->run_id, why);
+}
+
+/* A run is complete when one of its bundles carries a done marker of the
+ * same run saying "complete" and none says otherwise (grace-expired). */
+static size_t check_runs(struct pull_run *r, size_t *nruns_out)
+{
+	struct run_state *runs = calloc(r->list.n ? r->list.n : 1, sizeof(*runs));
+	size_t i, nruns = 0, bad = 0;
+
+	if (!runs) {
+		log_error("out of memory");
+		*nruns_out = 0;
+		return 1;
+	}
+	for (i = 0; i < r->list.n; i++)
+		if (r->pulled[i].ok)
+			note_marker(find_run(runs, &nruns, r->pulled[i].ex.m.run_id),
+				    &r->pulled[i].ex.m);
+	for (i = 0; i < nruns; i++) {
+		if (runs[i].complete && !runs[i].status && !runs[i].foreign)
+			continue;
+		report_run(&runs[i], r->o->allow_incomplete);
+		bad++;
+	}
+	free(runs);
+	*nruns_out = nruns;
+	return bad;
+}
+
+static int data_files(struct pull_run *r, char ***out, size_t *n)
+{
+	char **v = calloc(r->nfiles ? r->nfiles : 1, sizeof(*v));
+	struct manifest *m;
+	size_t i, j, k = 0;
+
+	if (!v)
+		return -1;
+	for (i = 0; i < r->list.n; i++) {
+		if (!r->pulled[i].ok)
+			continue;
+		m = &r->pulled[i].ex.m;
+		for (j = 0; j < m->nfiles; j++)
+			if (asprintf(&v[k++], "%s/%s/%s", r->out_abs, r->pulled[i].relbase,
+				     m->files[j].path) < 0) {
+				v[--k] = NULL;
+				goto fail;
+			}
+	}
+	*out = v;
+	*n = k;
+	return 0;
+fail:
+	for (i = 0; i < k; i++)
+		free(v[i]);
+	free(v);
+	return -1;
+}
+
+static bool all_python(struct pull_run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->list.n; i++) {
+		if (r->pulled[i].ok && strcmp(r->pulled[i].ex.format, "python") != 0) {
+			log_error("bundle %s holds '%s' coverage; --combine only understands "
+				  "coverage.py data (format python)", r->list.v[i].key,
+				  r->pulled[i].ex.format);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Paths that must not be cut short: a truncated path would name another
+ * file. Returns 0 or -1. */
+static int path_fmt(char *buf, size_t len, const char *a, const char *b)
+{
+	int n = snprintf(buf, len, "%s/%s", a, b);
+
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+static int report_path(struct pull_run *r, char *xml, size_t len)
+{
+	char cwd[PATH_MAX];
+
+	if (!r->o->xml)
+		return path_fmt(xml, len, r->out_abs, "coverage.xml");
+	if (r->o->xml[0] == '/')
+		return path_fmt(xml, len, "", r->o->xml + 1);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -1;
+	return path_fmt(xml, len, cwd, r->o->xml);
+}
+
+static int do_combine(struct pull_run *r)
+{
+	struct pull_combine_opts co = { 0 };
+	char work[PATH_MAX], data[PATH_MAX], xml[PATH_MAX];
+	struct pull_totals t;
+	char **files = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if (!all_python(r))
+		return PULL_EXIT_USAGE;
+	if (path_fmt(work, sizeof(work), r->out_abs, r->work_name) < 0 ||
+	    path_fmt(data, sizeof(data), r->out_abs, ".coverage") < 0 ||
+	    report_path(r, xml, sizeof(xml)) < 0) {
+		log_error("--out/--xml: path too long or working directory unreadable");
+		return PULL_EXIT_FAILED;
+	}
+	if (data_files(r, &files, &n) < 0) {
+		log_error("out of memory");
+		return PULL_EXIT_FAILED;
+	}
+	co.python = r->o->python;
+	co.maps = r->o->maps;
+	co.nmaps = r->o->nmaps;
+	co.workdir = work;
+	co.data_file = data;
+	co.xml = xml;
+	switch (pull_combine(&co, files, n, &t)) {
+	case PULL_COMBINE_OK:
+		rc = PULL_EXIT_OK;
+		if (t.lines_valid >= 0)
+			printf("coverage: %.2f%% of lines (%ld of %ld), %zu data files combined, "
+			       "report %s\n", 100.0 * t.line_rate, t.lines_covered,
+			       t.lines_valid, n, xml);
+		else
+			printf("coverage: %.2f%% of lines, %zu data files combined, report %s\n",
+			       100.0 * t.line_rate, n, xml);
+		break;
+	case PULL_COMBINE_LOST:
+		rc = PULL_EXIT_LOST;
+		break;
+	default:
+		rc = PULL_EXIT_FAILED;
+		break;
+	}
+	for (i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	return rc;
+}
+
+static int run_pull(struct pull_run *r)
+{
+	size_t nruns = 0, incomplete;
+	struct pull_source *src;
+	char err[PATH_MAX + 256];
+	int rc;
+
+	if (pull_source_open(r->o->url, &r->o->dest, &src, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return PULL_EXIT_USAGE;
+	}
+	if (open_out(r) < 0) {
+		src->ops->close(src);
+		return PULL_EXIT_FAILED;
+	}
+	rc = src->ops->list(src, &r->list, err, sizeof(err));
+	if (rc < 0)
+		log_error("%s", err);
+	else if (r->list.n == 0)
+		log_error("no bundles (*.tar.gz, *.tar.zst) under %s; check the URL", r->o->url);
+	if (rc < 0 || r->list.n == 0) {
+		src->ops->close(src);
+		return PULL_EXIT_FAILED;
+	}
+	log_info("%zu bundle(s) under %s", r->list.n, r->o->url);
+	rc = fetch_and_extract(r, src);
+	src->ops->close(src);
+	if (rc < 0)
+		return PULL_EXIT_FAILED;
+	printf("pulled %zu of %zu bundles, %zu files (%llu bytes) into %s\n",
+	       r->list.n - r->nfetch_failed - r->nbad - r->nio, r->list.n, r->nfiles,
+	       (unsigned long long)r->bytes, r->out_abs);
+	if (r->nfetch_failed || r->nio)
+		return PULL_EXIT_FAILED;
+	if (r->nbad)
+		return PULL_EXIT_CORRUPT;
+	incomplete = check_runs(r, &nruns);
+	printf("runs: %zu, with an incomplete flush: %zu\n", nruns, incomplete);
+	if (incomplete && !r->o->allow_incomplete)
+		return PULL_EXIT_INCOMPLETE;
+	fflush(stdout);
+	return r->o->combine ? do_combine(r) : PULL_EXIT_OK;
+}
+
+static void cleanup_run(struct pull_run *r)
+{
+	size_t i;
+
+	if (r->pulled) {
+		for (i = 0; i < r->list.n; i++) {
+			free(r->pulled[i].relbase);
+			if (r->pulled[i].ok)
+				manifest_free(&r->pulled[i].ex.m);
+		}
+		free(r->pulled);
+	}
+	pull_bundle_list_free(&r->list);
+	if (r->work_fd >= 0)
+		close(r->work_fd);
+	if (r->out_fd >= 0) {
+		if (r->work_name[0])
+			(void)pull_rmtree_at(r->out_fd, r->work_name);
+		close(r->out_fd);
+	}
+}
 
 int cmd_pull(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	log_error("pull is not available in this build");
-	return 2;
+	struct pull_opts o = { 0 };
+	struct pull_run r = { .o = &o, .out_fd = -1, .work_fd = -1 };
+	int rc;
+
+	rc = parse_args(&o, argc, argv);
+	if (rc != 0) {
+		free_opts(&o);
+		return rc > 0 ? PULL_EXIT_OK : PULL_EXIT_USAGE;
+	}
+	rc = run_pull(&r);
+	cleanup_run(&r);
+	free_opts(&o);
+	fflush(stdout);
+	return rc;
 }

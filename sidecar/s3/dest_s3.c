@@ -1,15 +1,135 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until the S3 transport lands. */
+/* The s3://bucket/prefix destination (see ../dest.h and docs/s3.md). */
 #include "dest_s3.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "s3.h"
+
+struct dest_s3 {
+	struct dest base; /* first: dest_s3 is reached from struct dest * */
+	struct s3_client *client;
+	char bucket[64];
+	char prefix[1024];
+	char *spool_dir;
+};
+
+/* The key exists (412 on If-None-Match): delivered iff it holds our bytes. */
+static enum dest_result verify_existing(struct dest_s3 *d, const char *key, const char *sha256_hex,
+					char *err, size_t errlen)
+{
+	struct s3_object_info info;
+	char herr[512];
+	int rc = s3_head_object(d->client, d->bucket, key, &info, herr, sizeof(herr));
+
+	if (rc == S3_ERR_NOT_FOUND) { /* gone again (deleted meanwhile): try later */
+		snprintf(err, errlen, "s3://%s/%s existed a moment ago and is gone now", d->bucket, key);
+		return DEST_RETRY;
+	}
+	if (rc != S3_OK) {
+		snprintf(err, errlen, "%s", herr);
+		return rc == S3_ERR_RETRY ? DEST_RETRY : DEST_FATAL;
+	}
+	if (sha256_hex && strcasecmp(info.covship_sha256, sha256_hex) == 0)
+		return DEST_OK;
+	snprintf(err, errlen,
+		 "s3://%s/%s already exists with other content (SHA-256 %s, ours %s); refusing to "
+		 "overwrite it: remove it or change --key-template",
+		 d->bucket, key, info.covship_sha256[0] ? info.covship_sha256 : "unknown",
+		 sha256_hex ? sha256_hex : "unknown");
+	return DEST_FATAL;
+}
+
+static enum dest_result s3_deliver(struct dest *base, const char *path, const char *key,
+				   const char *sha256_hex, char *err, size_t errlen)
+{
+	struct dest_s3 *d = (struct dest_s3 *)base;
+	struct s3_put_opts po = { .if_none_match = true, .sha256_hex = sha256_hex,
+				  .state_dir = d->spool_dir };
+	char *full;
+	size_t n = strlen(d->prefix) + strlen(key) + 2;
+	enum dest_result res;
+	int rc;
+
+	full = malloc(n);
+	if (!full) {
+		snprintf(err, errlen, "out of memory");
+		return DEST_RETRY;
+	}
+	if (d->prefix[0] && d->prefix[strlen(d->prefix) - 1] != '/')
+		snprintf(full, n, "%s/%s", d->prefix, key);
+	else
+		snprintf(full, n, "%s%s", d->prefix, key);
+	rc = s3_put_file(d->client, d->bucket, full, path, &po, err, errlen);
+	switch (rc) {
+	case S3_OK:
+		res = DEST_OK;
+		break;
+	case S3_ERR_EXISTS:
+		res = verify_existing(d, full, sha256_hex, err, errlen);
+		break;
+	case S3_ERR_RETRY:
+		res = DEST_RETRY;
+		break;
+	default:
+		res = DEST_FATAL;
+		break;
+	}
+	free(full);
+	return res;
+}
+
+static void s3_close(struct dest *base)
+{
+	struct dest_s3 *d = (struct dest_s3 *)base;
+
+	s3_client_free(d->client);
+	free(d->spool_dir);
+	free(d);
+}
+
+static const struct dest_ops s3_ops = {
+	.scheme = "s3",
+	.deliver = s3_deliver,
+	.close = s3_close,
+};
 
 int dest_s3_open(const char *url, const struct dest_options *opts, struct dest **out, char *err,
 		 size_t errlen)
 {
-	(void)url;
-	(void)opts;
+	struct dest_s3 *d;
+	struct s3_config cfg;
+
 	*out = NULL;
-	snprintf(err, errlen, "s3:// destinations are not available in this build");
-	return -1;
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	d->base.ops = &s3_ops;
+	if (s3_parse_url(url, d->bucket, sizeof(d->bucket), d->prefix, sizeof(d->prefix), err,
+			 errlen) ||
+	    s3_config_resolve(&cfg, opts, err, errlen)) {
+		free(d);
+		return -1;
+	}
+	if (opts && opts->spool_dir) {
+		d->spool_dir = strdup(opts->spool_dir);
+		if (!d->spool_dir) {
+			snprintf(err, errlen, "out of memory");
+			free(d);
+			return -1;
+		}
+	}
+	d->client = s3_client_new(&cfg, err, errlen);
+	if (!d->client) {
+		free(d->spool_dir);
+		free(d);
+		return -1;
+	}
+	*out = &d->base;
+	return 0;
 }

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Write one bundle: the planned files (streamed, SHA-256 on the way) and
+ * covship-manifest.json last, as pax + gzip or zstd, into the spool via a
+ * temporary name, fsync and rename. Memory does not grow with file sizes.
+ */
+#ifndef COVSHIP_BUNDLE_H
+#define COVSHIP_BUNDLE_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "options.h"
+#include "spool.h"
+
+struct bundle_params {
+	int rootfd;               /* the coverage directory */
+	enum compression compression;
+	int level;                /* -1: library default */
+	const char *format;       /* preset name for the manifest */
+	const cJSON *metadata;
+};
+
+const char *bundle_extension(enum compression c);
+
+/* Writes spool_dir/p->bundle. Planned files that vanished or changed since
+ * they were planned are left out (logged; a changed one stays in place for
+ * a later bundle). On success, sha256 holds the bundle's digest and
+ * *nwritten the number of coverage files in it. Returns 0, or -errno with
+ * one line in err (ENOSPC and friends: nothing is left behind, retry later). */
+int bundle_build(const struct bundle_params *bp, const char *spool_dir, const struct plan *p,
+		 char sha256[65], size_t *nwritten, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+#include "keytemplate.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+struct outbuf {
+	char *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void put_char(struct outbuf *o, char c)
+{
+	if (o->len + 1 >= o->cap) {
+		o->overflow = true;
+		return;
+	}
+	o->p[o->len++] = c;
+}
+
+static bool safe_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+static void put_value(struct outbuf *o, const char *v, const char *fallback)
+{
+	if (!v || !*v)
+		v = fallback;
+	if (!strcmp(v, ".") || !strcmp(v, "..")) {
+		put_char(o, '_');
+		return;
+	}
+	for (; *v; v++)
+		put_char(o, safe_char(*v) ? *v : '_');
+}
+
+static int expand_var(struct outbuf *o, const char *name, size_t n, const struct key_vars *v)
+{
+	char seq[24];
+
+#define IS(s) (n == sizeof(s) - 1 && !memcmp(name, s, n))
+	if (IS("run_id"))
+		put_value(o, v->run_id, "norun");
+	else if (IS("hostname"))
+		put_value(o, v->hostname, "unknown");
+	else if (IS("task_id"))
+		put_value(o, v->task_id, "local");
+	else if (IS("build"))
+		put_value(o, v->build, "nobuild");
+	else if (IS("date"))
+		put_value(o, v->date, "nodate");
+	else if (IS("bundle"))
+		put_value(o, v->bundle, "nobundle");
+	else if (IS("seq")) {
+		snprintf(seq, sizeof(seq), "%06lu", v->seq);
+		put_value(o, seq, "0");
+	} else
+		return -1;
+#undef IS
+	return 0;
+}
+
+/* Every '/'-separated segment must be non-empty and not "." or "..". */
+static bool key_valid(const char *k)
+{
+	const char *seg = k;
+
+	for (;;) {
+		const char *end = strchr(seg, '/');
+		size_t n = end ? (size_t)(end - seg) : strlen(seg);
+
+		if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && !memcmp(seg, "..", 2)))
+			return false;
+		if (!end)
+			return true;
+		seg = end + 1;
+	}
+}
+
+int keytemplate_expand(const char *tmpl, const struct key_vars *v, char *out, size_t outlen,
+		       char *err, size_t errlen)
+{
+	struct outbuf o = { out, 0, outlen, false };
+	const char *p = tmpl;
+
+	if (outlen == 0)
+		return -1;
+	while (*p) {
+		const char *close;
+
+		if (*p == '}') {
+			snprintf(err, errlen, "key template: unbalanced '}' in '%s'", tmpl);
+			return -1;
+		}
+		if (*p != '{') {
+			put_char(&o, *p++);
+			continue;
+		}
+		close = strchr(p, '}');
+		if (!close) {
+			snprintf(err, errlen, "key template: unbalanced '{' in '%s'", tmpl);
+			return -1;
+		}
+		if (expand_var(&o, p + 1, (size_t)(close - p - 1), v) < 0) {
+			snprintf(err, errlen,
+				 "key template: unknown variable '%.*s' (use run_id, hostname, "
+				 "task_id, build, date, seq, bundle)", (int)(close - p + 1), p);
+			return -1;
+		}
+		p = close + 1;
+	}
+	out[o.len] = '\0';
+	if (o.overflow) {
+		snprintf(err, errlen, "key template: expanded key longer than %zu bytes", outlen - 1);
+		return -1;
+	}
+	if (!key_valid(out)) {
+		snprintf(err, errlen,
+			 "key template: '%s' gives key '%s' with an empty, '.' or '..' segment "
+			 "or a leading '/'", tmpl, out);
+		return -1;
+	}
+	return 0;
+}
+
+int keytemplate_check(const char *tmpl, char *err, size_t errlen)
+{
+	const struct key_vars sample = { "0123456789abcdef0123456789abcdef", "host", "task",
+					 "build", "2026-01-01", 1,
+					 "0123456789abcdef0123456789abcdef-000001.tar.gz" };
+	char key[1024];
+
+	if (!*tmpl) {
+		snprintf(err, errlen, "key template: empty");
+		return -1;
+	}
+	return keytemplate_expand(tmpl, &sample, key, sizeof(key), err, errlen);
+}

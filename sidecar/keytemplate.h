@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Object keys from --key-template: {run_id} {hostname} {task_id} {build}
+ * {date} {seq} {bundle}. A pure function so it can be unit-tested and fuzzed.
+ */
+#ifndef COVSHIP_KEYTEMPLATE_H
+#define COVSHIP_KEYTEMPLATE_H
+
+#include <stddef.h>
+
+struct key_vars {
+	const char *run_id;
+	const char *hostname; /* may be NULL: "unknown" */
+	const char *task_id;  /* may be NULL: "local" */
+	const char *build;    /* may be NULL: "nobuild" */
+	const char *date;     /* YYYY-MM-DD */
+	unsigned long seq;
+	const char *bundle;   /* bundle file name, e.g. <run_id>-000001.tar.gz */
+};
+
+/* Expand tmpl into out. Values are sanitised (any byte outside
+ * [A-Za-z0-9._-] becomes '_', a value of "." or ".." too) so a hostname or a
+ * build tag can never add a path segment; the result must be a relative key
+ * with no empty, "." or ".." segment. Returns 0, or -1 with one line in err
+ * (unknown variable, unbalanced brace, bad result, too long). */
+int keytemplate_expand(const char *tmpl, const struct key_vars *v, char *out, size_t outlen,
+		       char *err, size_t errlen);
+
+/* Check a template at start-up with sample values (exit 2 when bad). */
+int keytemplate_check(const char *tmpl, char *err, size_t errlen);
+
+#endif

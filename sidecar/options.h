@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration of `covship watch` and `covship push`: every option is read
+ * from its COVSHIP_* environment variable first, then from the command line
+ * (which wins). See docs/sidecar.md for the table.
+ */
+#ifndef COVSHIP_OPTIONS_H
+#define COVSHIP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "dest.h"
+
+#define OPTIONS_MAX_GLOBS 32
+#define OPTIONS_DEFAULT_SPOOL "/var/spool/covship"
+#define OPTIONS_DEFAULT_KEY_TEMPLATE "{run_id}/{bundle}"
+
+enum compression {
+	COMPRESSION_GZIP,
+	COMPRESSION_ZSTD,
+};
+
+enum options_cmd {
+	OPTIONS_WATCH,
+	OPTIONS_PUSH,
+	OPTIONS_HEALTH,
+};
+
+struct options {
+	const char *dir;
+	const char *dest;
+	const char *spool;
+	const char *format;
+	const char *include[OPTIONS_MAX_GLOBS];
+	size_t ninclude;
+	const char *exclude[OPTIONS_MAX_GLOBS];
+	size_t nexclude;
+	const char *key_template;
+	enum compression compression;
+	int level;                 /* compression level, -1 = library default */
+	unsigned snapshot_interval; /* seconds, 0 = off */
+	unsigned settle;           /* seconds */
+	unsigned drain_timeout;    /* seconds */
+	unsigned retry_max;        /* seconds, cap of the retry backoff */
+	bool keep_sources;
+	const char *log_level;
+	struct dest_options dest_opts;
+	char *env_globs[2]; /* owned copies of COVSHIP_INCLUDE/EXCLUDE, split in place */
+};
+
+enum options_result {
+	OPTIONS_OK = 0,
+	OPTIONS_EXIT_OK = 1,  /* --help printed */
+	OPTIONS_ERROR = 2,    /* one line already logged: exit 2 */
+};
+
+/* argv[0] is the subcommand name. Environment strings and argv are
+ * borrowed, not copied: they live as long as the process. */
+enum options_result options_parse(enum options_cmd cmd, int argc, char **argv, struct options *o);
+void options_free(struct options *o);
+void options_usage(enum options_cmd cmd, FILE *out);
+
+#endif

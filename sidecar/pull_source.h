@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Where `covship pull` reads bundles from: a file:///dir tree (what the
+ * file:// destination wrote, or a host-mounted directory) or an s3://bucket/
+ * prefix. A source lists the bundles under its root and makes each one
+ * readable through a file descriptor; verification and extraction do not care
+ * where the bytes came from.
+ */
+#ifndef COVSHIP_PULL_SOURCE_H
+#define COVSHIP_PULL_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct dest_options;
+
+struct pull_bundle {
+	char *key;     /* object key (s3) or path below the root (file) */
+	char *rel;     /* key relative to the source root: names the output dir */
+	uint64_t size; /* as listed */
+	int fd;        /* after fetch: readable at offset 0, else -1 */
+	char err[320]; /* after a failed fetch: one line */
+};
+
+struct pull_bundle_list {
+	struct pull_bundle *v;
+	size_t n, cap;
+};
+
+struct pull_source;
+
+struct pull_source_ops {
+	/* Every bundle (name ends in .tar.gz or .tar.zst) under the root,
+	 * sorted by key. Returns 0 or -1 with one line in err. */
+	int (*list)(struct pull_source *s, struct pull_bundle_list *out, char *err, size_t errlen);
+	/* Make every bundle readable (b->fd); downloads go to files created
+	 * in tmpdir, at most `jobs` at a time. Returns how many failed; each
+	 * failure has its line in b->err. */
+	size_t (*fetch)(struct pull_source *s, struct pull_bundle *b, size_t n, int tmpdir_fd,
+			int jobs);
+	void (*close)(struct pull_source *s);
+};
+
+struct pull_source {
+	const struct pull_source_ops *ops;
+};
+
+/* Parse a source URL (file:///abs/dir or s3://bucket[/prefix]) and open it.
+ * Returns 0, or -1 with a one-line message naming what is wrong and how to
+ * fix it (a configuration error: exit 2). */
+int pull_source_open(const char *url, const struct dest_options *opts, struct pull_source **out,
+		     char *err, size_t errlen);
+
+/* The implementations (pull_source_file.c, pull_source_s3.c). */
+int pull_source_file_open(const char *url, struct pull_source **out, char *err, size_t errlen);
+int pull_source_s3_open(const char *url, const struct dest_options *opts, struct pull_source **out,
+			char *err, size_t errlen);
+
+/* Helpers shared by the implementations. */
+int pull_is_bundle_name(const char *key);
+/* Append a bundle (copies key and rel); returns 0 or -1 (allocation). */
+int pull_bundle_list_add(struct pull_bundle_list *l, const char *key, const char *rel,
+			 uint64_t size);
+void pull_bundle_list_sort(struct pull_bundle_list *l);
+void pull_bundle_list_free(struct pull_bundle_list *l);
+
+#endif

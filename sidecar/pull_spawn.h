@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Run a helper program (coverage.py) for pull: no shell, output to a file. */
+#ifndef COVSHIP_PULL_SPAWN_H
+#define COVSHIP_PULL_SPAWN_H
+
+#include <stddef.h>
+
+/* Run argv[0] (a path) with argv and the current environment; stdin is
+ * /dev/null, stdout and stderr go to out_fd. Returns the exit status
+ * (0..255), 128 + N when killed by signal N, or -1 with one line in err when
+ * it could not be started. */
+int pull_run(char *const argv[], int out_fd, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The delivery pipeline shared by watch and push: plan -> bundle -> deliver
+ * -> remove sources -> forget, every step persisted so that a crash at any
+ * point resumes without loss or duplication.
+ */
+#ifndef COVSHIP_SHIP_H
+#define COVSHIP_SHIP_H
+
+#include <stdbool.h>
+
+#include "bundle.h"
+#include "dest.h"
+#include "matcher.h"
+#include "metadata.h"
+#include "options.h"
+#include "pathset.h"
+#include "scan.h"
+#include "spool.h"
+
+struct shipper {
+	const struct options *o;
+	int rootfd;
+	struct matcher matcher;
+	struct scanner scanner;
+	struct spool spool;
+	struct dest *dest;
+	struct metadata md;
+	struct bundle_params bp;
+	struct pathset shipped; /* --keep-sources: delivered (path, identity) pairs */
+	bool failed;            /* a delivery failed permanently: health says so */
+	char last_error[512];
+};
+
+/* Everything checkable at start: the directory, the spool, the destination,
+ * the key template. Returns 0, or -1 after logging one line (exit 2). */
+int shipper_open(struct shipper *sh, const struct options *o);
+void shipper_close(struct shipper *sh);
+
+/* Deliver every plan in the spool, oldest first. Stops at the first
+ * DEST_RETRY (the destination is unwell: no point hammering it). */
+enum dest_result ship_pending(struct shipper *sh);
+
+/* Plan a new bundle of `files` for run_id (the ones already planned or
+ * delivered are dropped) and deliver it. DEST_OK when nothing was left. */
+enum dest_result ship_files(struct shipper *sh, const char *run_id, const cJSON *marker,
+			    struct filelist *files);
+
+/* Matching files in the volume that are in no plan and were not delivered. */
+int ship_unclaimed(struct shipper *sh, struct filelist *out);
+
+/* Update status.json for `covship health`. */
+void ship_status(struct shipper *sh, const char *state);
+
+#endif

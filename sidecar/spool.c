@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "log.h"
+#include "manifest.h"
+#include "runid.h"
+#include "timefmt.h"
+
+#define PLAN_SUFFIX ".plan.json"
+
+void plan_free(struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nfiles; i++)
+		free(p->files[i].path);
+	free(p->files);
+	free(p->key);
+	cJSON_Delete(p->marker);
+	memset(p, 0, sizeof(*p));
+}
+
+static int remove_temporaries(struct spool *sp)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		/* ".<name>.tmp.<pid>": a write that never reached its rename */
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp.")) {
+			if (unlinkat(sp->dirfd, de->d_name, 0) < 0 && errno != ENOENT)
+				log_warn("spool: cannot remove temporary %s: %s", de->d_name,
+					 strerror(errno));
+			else
+				log_info("spool: removed %s left by an interrupted write",
+					 de->d_name);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static int lock_spool(struct spool *sp, char *err, size_t errlen)
+{
+	char buf[32];
+	int n;
+
+	sp->lockfd = openat(sp->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (sp->lockfd < 0) {
+		snprintf(err, errlen, "spool %s is not writable (%s); pass --spool DIR (or "
+			 "COVSHIP_SPOOL) naming a writable directory", sp->dir, strerror(errno));
+		return -1;
+	}
+	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		n = (int)pread(sp->lockfd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		snprintf(err, errlen, "spool %s is in use by another covship (pid %s); give each "
+			 "covship its own --spool", sp->dir, n > 0 ? buf : "?");
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(sp->lockfd, 0) < 0 || pwrite(sp->lockfd, buf, (size_t)n, 0) != n) {
+		snprintf(err, errlen, "spool %s is not writable (%s); free space or pass another "
+			 "--spool", sp->dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int spool_open(struct spool *sp, const char *dir, char *err, size_t errlen)
+{
+	int e;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->dirfd = sp->lockfd = -1;
+	sp->dir = strdup(dir);
+	if (!sp->dir) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	e = mkdir_p(dir, 0700);
+	if (e < 0) {
+		snprintf(err, errlen, "cannot create spool %s: %s; pass --spool DIR (or "
+			 "COVSHIP_SPOOL) naming a writable directory", dir, strerror(-e));
+		goto fail;
+	}
+	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0) {
+		snprintf(err, errlen, "cannot open spool %s: %s; pass --spool DIR naming a "
+			 "directory", dir, strerror(errno));
+		goto fail;
+	}
+	if (lock_spool(sp, err, errlen) < 0)
+		goto fail;
+	if (remove_temporaries(sp) < 0) {
+		snprintf(err, errlen, "cannot read spool %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	spool_close(sp);
+	return -1;
+}
+
+void spool_close(struct spool *sp)
+{
+	if (sp->lockfd >= 0)
+		close(sp->lockfd); /* releases the flock */
+	if (sp->dirfd >= 0)
+		close(sp->dirfd);
+	free(sp->dir);
+	memset(sp, 0, sizeof(*sp));
+	sp->dirfd = sp->lockfd = -1;
+}
+
+static unsigned long read_seq_file(struct spool *sp, const char *name)
+{
+	char buf[32];
+	int fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	return strtoul(buf, NULL, 10);
+}
+
+/* The largest seq of run_id among the plans present, 0 if none. */
+static unsigned long max_planned_seq(struct spool *sp, const char *run_id)
+{
+	struct plan *plans = NULL;
+	unsigned long max = 0;
+	size_t n = 0, i;
+
+	if (spool_plan_load_all(sp, &plans, &n) < 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!strcmp(plans[i].run_id, run_id) && plans[i].seq > max)
+			max = plans[i].seq;
+	spool_plans_free(plans, n);
+	return max;
+}
+
+int spool_alloc_seq(struct spool *sp, const char *run_id, unsigned long *seq)
+{
+	char name[64], buf[32];
+	unsigned long next, planned;
+	int n;
+
+	if (!runid_valid(run_id))
+		return -EINVAL;
+	snprintf(name, sizeof(name), "seq-%s", run_id);
+	next = read_seq_file(sp, name);
+	planned = max_planned_seq(sp, run_id);
+	if (planned >= next)
+		next = planned + 1;
+	if (next == 0 || next > 999999)
+		return -EOVERFLOW;
+	n = snprintf(buf, sizeof(buf), "%lu\n", next + 1);
+	/* Persist "next + 1" before anyone uses "next": a crash can only skip
+	 * a number, never hand the same one to two different sets of files. */
+	n = atomic_write_file(sp->dir, name, buf, (size_t)n, 0600);
+	if (n < 0)
+		return n;
+	*seq = next;
+	return 0;
+}
+
+static cJSON *plan_to_json(const struct plan *p)
+{
+	cJSON *root = cJSON_CreateObject(), *files;
+	size_t i;
+
+	if (!root)
+		return NULL;
+	cJSON_AddNumberToObject(root, "schema", 1);
+	cJSON_AddStringToObject(root, "run_id", p->run_id);
+	cJSON_AddNumberToObject(root, "seq", (double)p->seq);
+	cJSON_AddStringToObject(root, "bundle", p->bundle);
+	cJSON_AddStringToObject(root, "key", p->key);
+	cJSON_AddStringToObject(root, "created", p->created);
+	cJSON_AddBoolToObject(root, "delivered", p->delivered);
+	cJSON_AddItemToObject(root, "marker",
+			      p->marker ? cJSON_Duplicate(p->marker, 1) : cJSON_CreateNull());
+	files = cJSON_AddArrayToObject(root, "files");
+	for (i = 0; files && i < p->nfiles; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(files, o) ||
+		    manifest_put_path(o, p->files[i].path, p->files[i].len) < 0) {
+			cJSON_Delete(root);
+			return NULL;
+		}
+		/* exact in a double up to 2^53; inode and ns mtime are strings */
+		cJSON_AddNumberToObject(o, "size", (double)p->files[i].id.size);
+		{
+			char num[32];
+
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)p->files[i].id.ino);
+			cJSON_AddStringToObject(o, "ino", num);
+			snprintf(num, sizeof(num), "%lld", (long long)p->files[i].id.mtime_ns);
+			cJSON_AddStringToObject(o, "mtime_ns", num);
+		}
+	}
+	return root;
+}
+
+int spool_plan_write(struct spool *sp, const struct plan *p)
+{
+	char name[128];
+	cJSON *j = plan_to_json(p);
+	char *s;
+	int e;
+
+	if (!j)
+		return -ENOMEM;
+	s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (!s)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p->run_id, p->seq);
+	e = atomic_write_file(sp->dir, name, s, strlen(s), 0600);
+	cJSON_free(s);
+	return e;
+}
+
+int spool_plan_remove(struct spool *sp, const struct plan *p)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p->run_id, p->seq);
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return fsync_dir(sp->dir);
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int plan_file_from_json(const cJSON *o, struct plan_file *f)
+{
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(o, "size");
+	const char *ino = jstr(o, "ino"), *mt = jstr(o, "mtime_ns");
+
+	f->path = manifest_get_path(o, &f->len);
+	if (!f->path || !cJSON_IsNumber(size) || !ino || !mt)
+		return -1;
+	f->id.size = (uint64_t)size->valuedouble;
+	f->id.ino = strtoull(ino, NULL, 10);
+	f->id.mtime_ns = strtoll(mt, NULL, 10);
+	return 0;
+}
+
+static int plan_from_json(const cJSON *root, struct plan *p)
+{
+	const char *run = jstr(root, "run_id"), *bundle = jstr(root, "bundle"),
+		   *key = jstr(root, "key"), *created = jstr(root, "created");
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(root, "seq");
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
+	const cJSON *marker = cJSON_GetObjectItemCaseSensitive(root, "marker");
+	const cJSON *f;
+	size_t i = 0;
+
+	if (!run || !runid_valid(run) || !bundle || strlen(bundle) >= sizeof(p->bundle) ||
+	    strchr(bundle, '/') || bundle[0] == '.' || !key || !created ||
+	    strlen(created) >= sizeof(p->created) || !cJSON_IsNumber(seq) ||
+	    !cJSON_IsArray(files))
+		return -1;
+	memcpy(p->run_id, run, 33);
+	p->seq = (unsigned long)seq->valuedouble;
+	strcpy(p->bundle, bundle);
+	strcpy(p->created, created);
+	p->key = strdup(key);
+	p->delivered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "delivered"));
+	if (cJSON_IsObject(marker))
+		p->marker = cJSON_Duplicate(marker, 1);
+	p->nfiles = (size_t)cJSON_GetArraySize(files);
+	p->files = calloc(p->nfiles ? p->nfiles : 1, sizeof(*p->files));
+	if (!p->key || !p->files)
+		return -1;
+	cJSON_ArrayForEach(f, files) {
+		if (plan_file_from_json(f, &p->files[i++]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int load_plan(struct spool *sp, const char *name, struct plan *p)
+{
+	int fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	char *buf = NULL;
+	cJSON *j = NULL;
+	int rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size > 64 * 1024 * 1024)
+		goto out;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		goto out;
+	j = cJSON_ParseWithLength(buf, (size_t)st.st_size);
+	if (j && plan_from_json(j, p) == 0)
+		rc = 0;
+out:
+	if (rc < 0)
+		plan_free(p);
+	cJSON_Delete(j);
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static int plan_cmp(const void *a, const void *b)
+{
+	const struct plan *x = a, *y = b;
+	int c = strcmp(x->created, y->created);
+
+	if (c)
+		return c;
+	c = strcmp(x->run_id, y->run_id);
+	if (c)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static bool is_plan_name(const char *n)
+{
+	size_t len = strlen(n), k = strlen(PLAN_SUFFIX);
+
+	return n[0] != '.' && len > k && !strcmp(n + len - k, PLAN_SUFFIX);
+}
+
+int spool_plan_load_all(struct spool *sp, struct plan **plans, size_t *n)
+{
+	int fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct plan *v = NULL;
+	size_t cnt = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*plans = NULL;
+	*n = 0;
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		struct plan *nv;
+
+		if (!is_plan_name(de->d_name))
+			continue;
+		nv = realloc(v, (cnt + 1) * sizeof(*v));
+		if (!nv)
+			break;
+		v = nv;
+		if (load_plan(sp, de->d_name, &v[cnt]) < 0) {
+			log_error("spool: %s/%s is unreadable; left in place, inspect it by hand",
+				  sp->dir, de->d_name);
+			continue;
+		}
+		cnt++;
+	}
+	closedir(d);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), plan_cmp);
+	*plans = v;
+	*n = cnt;
+	return 0;
+}
+
+void spool_plans_free(struct plan *plans, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		plan_free(&plans[i]);
+	free(plans);
+}
+
+int spool_bundle_path(const struct spool *sp, const struct plan *p, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s/%s", sp->dir, p->bundle) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+long spool_pending(struct spool *sp)
+{
+	int fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	long cnt = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)))
+		if (is_plan_name(de->d_name))
+			cnt++;
+	closedir(d);
+	return cnt;
+}
+
+int spool_status_write(struct spool *sp, const char *state, const char *last_error, long pending)
+{
+	char now[TIMEFMT_RFC3339_LEN];
+	cJSON *j = cJSON_CreateObject();
+	char *s;
+	int e;
+
+	if (!j)
+		return -ENOMEM;
+	timefmt_rfc3339_now(now);
+	cJSON_AddNumberToObject(j, "pid", (double)getpid());
+	cJSON_AddStringToObject(j, "state", state);
+	cJSON_AddStringToObject(j, "updated", now);
+	cJSON_AddNumberToObject(j, "pending", (double)pending);
+	cJSON_AddItemToObject(j, "last_error",
+			      last_error ? cJSON_CreateString(last_error) : cJSON_CreateNull());
+	s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (!s)
+		return -ENOMEM;
+	e = atomic_write_file(sp->dir, "status.json", s, strlen(s), 0644);
+	cJSON_free(s);
+	return e;
+}

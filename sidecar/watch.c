@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `covship watch`: wait on inotify events and signals (never polling while
+ * idle), decide what is final (finality.h), ship it (ship.h), retry failed
+ * deliveries with backoff, and drain on SIGTERM/SIGINT.
+ */
+#include "watch.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <inotifytools/inotifytools.h>
+
+#include "atomic_file.h"
+#include "finality.h"
+#include "log.h"
+#include "runid.h"
+#include "ship.h"
+#include "snapmap.h"
+#include "timefmt.h"
+
+#define EVENTS_DONE (IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)
+#define EVENTS_SNAPSHOT (EVENTS_DONE | IN_MODIFY)
+
+struct watcher {
+	struct options o;
+	struct shipper sh;
+	char root[PATH_MAX];   /* --dir with one trailing '/', as inotifytools names it */
+	int ifd;               /* inotifytools' descriptor (we read it, see read_events) */
+	int sfd;               /* signalfd for SIGTERM/SIGINT */
+	int events;
+	bool dirty;            /* something happened since the last evaluation */
+	bool draining;
+	int64_t drain_deadline;
+	int64_t retry_at;      /* 0: nothing to retry */
+	unsigned backoff_s;
+	int64_t next_snapshot; /* 0: snapshot mode off */
+	int64_t start_mono;
+	char local_run_id[RUNID_LEN + 1]; /* for snapshots outside a shim run */
+	struct snapmap snaps;
+};
+
+static int64_t now_ms(void)
+{
+	return timefmt_monotonic_ms();
+}
+
+static int64_t now_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * libinotifytools keeps its inotify descriptor to itself. To wait on it and
+ * on the signalfd in one poll() (no periodic wake-ups while idle) we find it
+ * in /proc/self/fd: the process has exactly one inotify instance.
+ */
+static int find_inotify_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int found = -1;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char link[PATH_MAX], target[64];
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (!strcmp(target, "anon_inode:inotify"))
+			found = atoi(de->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+static int setup_inotify(struct watcher *w)
+{
+	if (!inotifytools_initialize()) {
+		log_error("inotify: cannot initialise: %s", strerror(inotifytools_error()));
+		return -1;
+	}
+	char dir[PATH_MAX], spool[PATH_MAX];
+	const char *exclude[2] = { NULL, NULL };
+	size_t n;
+
+	/* A spool inside the volume must not wake us with our own writes. */
+	if (realpath(w->o.dir, dir) && realpath(w->o.spool, spool) && (n = strlen(dir)) &&
+	    !strncmp(spool, dir, n) && spool[n] == '/')
+		exclude[0] = spool;
+	if (!inotifytools_watch_recursively_with_exclude(w->o.dir, w->events, exclude)) {
+		log_error("inotify: cannot watch %s: %s (raise fs.inotify.max_user_watches?)",
+			  w->o.dir, strerror(inotifytools_error()));
+		return -1;
+	}
+	w->ifd = find_inotify_fd();
+	if (w->ifd < 0 || fcntl(w->ifd, F_SETFL, O_NONBLOCK) < 0) {
+		log_error("inotify: descriptor not found in /proc/self/fd (is /proc mounted?)");
+		return -1;
+	}
+	return 0;
+}
+
+static void drain_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+static int setup_signals(struct watcher *w)
+{
+	sigset_t set;
+
+	drain_signals(&set);
+	w->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return w->sfd < 0 ? -1 : 0;
+}
+
+/* Path of an event relative to --dir, or NULL when outside it. */
+static const char *event_relpath(struct watcher *w, struct inotify_event *ev, char *buf,
+				 size_t len)
+{
+	const char *dir = inotifytools_filename_from_wd(ev->wd);
+	size_t rl = strlen(w->root);
+
+	if (!dir || snprintf(buf, len, "%s%s", dir, ev->len ? ev->name : "") >= (int)len)
+		return NULL;
+	if (strncmp(buf, w->root, rl))
+		return NULL;
+	return buf + rl;
+}
+
+static void note_event(struct watcher *w, struct inotify_event *ev)
+{
+	char full[PATH_MAX];
+	const char *rel;
+	struct snap_info *si;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		log_warn("inotify: event queue overflowed; rescanning");
+		w->dirty = true;
+		return;
+	}
+	rel = event_relpath(w, ev, full, sizeof(full));
+	if (!rel)
+		return;
+	if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
+		/* a directory created later: watch it (and whatever it already holds) */
+		if (!inotifytools_watch_recursively(full, w->events))
+			log_warn("inotify: cannot watch %s: %s", full,
+				 strerror(inotifytools_error()));
+		w->dirty = true;
+		return;
+	}
+	if (!(ev->mask & (IN_DELETE | IN_MOVED_FROM)))
+		w->dirty = true;
+	if (!w->next_snapshot || !*rel)
+		return;
+	if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
+		snapmap_remove(&w->snaps, rel);
+		return;
+	}
+	si = snapmap_get(&w->snaps, rel, 1);
+	if (!si)
+		return;
+	si->last_event_ms = now_ms();
+	if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+		si->open_for_write = false;
+		si->closed = true;
+	} else if (ev->mask & (IN_MODIFY | IN_CREATE)) {
+		si->open_for_write = true;
+	}
+}
+
+/* We read the descriptor ourselves: inotifytools_next_event() cannot be asked
+ * "is there another event?" without blocking (a zero timeout blocks). The
+ * library still owns the watches and the wd -> directory names. */
+static void read_events(struct watcher *w)
+{
+	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		ssize_t n = read(w->ifd, buf, sizeof(buf));
+		char *p;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno != EAGAIN)
+				log_warn("inotify: read: %s", strerror(errno));
+			return;
+		}
+		for (p = buf; p + sizeof(struct inotify_event) <= buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			note_event(w, ev);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+static void read_signals(struct watcher *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (w->draining) {
+			log_info("signal %u again: still draining", si.ssi_signo);
+			continue;
+		}
+		w->draining = true;
+		w->drain_deadline = now_ms() + (int64_t)w->o.drain_timeout * 1000;
+		w->dirty = true;
+		log_info("signal %u: draining (waiting up to %us for this run's done.json)",
+			 si.ssi_signo, w->o.drain_timeout);
+	}
+}
+
+/* Has the marker of run_id gone into a bundle already? Persisted in the
+ * spool so that a restart does not ship a second marker-only bundle. */
+static bool marker_shipped(struct watcher *w, const char *run_id)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "marker-%s", run_id);
+	return faccessat(w->sh.spool.dirfd, name, F_OK, 0) == 0;
+}
+
+static void set_marker_shipped(struct watcher *w, const char *run_id)
+{
+	char name[64];
+	int e;
+
+	snprintf(name, sizeof(name), "marker-%s", run_id);
+	e = atomic_write_file(w->sh.spool.dir, name, "1\n", 2, 0600);
+	if (e < 0)
+		log_warn("spool: cannot record the marker of %s: %s", run_id, strerror(-e));
+}
+
+static void note_result(struct watcher *w, enum dest_result r)
+{
+	if (r == DEST_RETRY) {
+		w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 1;
+		if (w->backoff_s > w->o.retry_max)
+			w->backoff_s = w->o.retry_max ? w->o.retry_max : 1;
+		w->retry_at = now_ms() + (int64_t)w->backoff_s * 1000;
+		ship_status(&w->sh, "retrying");
+		return;
+	}
+	w->backoff_s = 0;
+	w->retry_at = 0;
+	ship_status(&w->sh, "ok");
+}
+
+/* Marker rule: done.json of the current run makes every matching file final.
+ * The second read proves no new run started while we scanned (the shim
+ * removes done.json before it starts anything). */
+static enum dest_result ship_marker_final(struct watcher *w, const struct run_state *rs)
+{
+	struct filelist files = { 0 };
+	struct run_state again;
+	enum dest_result r = DEST_OK;
+	bool with_marker = !marker_shipped(w, rs->run_id);
+	int e = ship_unclaimed(&w->sh, &files);
+
+	finality_read(w->sh.rootfd, &again);
+	if (e < 0) {
+		log_error("reading %s: %s", w->o.dir, strerror(-e));
+		r = DEST_RETRY;
+	} else if (!run_state_same(rs, &again)) {
+		w->dirty = true; /* a new run began mid-scan: look again */
+	} else if (files.n || with_marker) {
+		r = ship_files(&w->sh, rs->run_id, with_marker ? rs->done : NULL, &files);
+		if (with_marker && spool_pending(&w->sh.spool) >= 0 && r != DEST_FATAL)
+			set_marker_shipped(w, rs->run_id);
+	}
+	run_state_free(&again);
+	filelist_free(&files);
+	return r;
+}
+
+static bool settled(struct watcher *w, const struct scan_file *f, int64_t mono, int64_t real)
+{
+	struct snap_info dflt = { false, true, w->start_mono };
+	struct snap_info *si = snapmap_get(&w->snaps, f->path, 0);
+
+	return snapshot_final(si ? si : &dflt, f->id.mtime_ns, real, mono, w->o.settle);
+}
+
+/* Snapshot rule: ship what is closed and settled. */
+static enum dest_result ship_settled(struct watcher *w, const struct run_state *rs)
+{
+	struct filelist all = { 0 }, fin = { 0 };
+	int64_t mono = now_ms(), real = now_real_ns();
+	enum dest_result r = DEST_OK;
+	size_t i;
+	int e = ship_unclaimed(&w->sh, &all);
+
+	for (i = 0; !e && i < all.n; i++)
+		if (settled(w, &all.v[i], mono, real))
+			e = filelist_add(&fin, all.v[i].path, &all.v[i].id);
+	if (e < 0) {
+		log_error("reading %s: %s", w->o.dir, strerror(-e));
+		r = DEST_RETRY;
+	} else if (fin.n) {
+		r = ship_files(&w->sh, rs->have_run ? rs->run_id : w->local_run_id, NULL, &fin);
+	}
+	filelist_free(&all);
+	filelist_free(&fin);
+	return r;
+}
+
+static enum dest_result worse(enum dest_result a, enum dest_result b)
+{
+	return a == DEST_RETRY || b == DEST_RETRY ? DEST_RETRY : a > b ? a : b;
+}
+
+/* One look at the world after events, a timer or a signal. */
+static void evaluate(struct watcher *w, struct run_state *rs)
+{
+	enum dest_result r = DEST_OK;
+	int64_t t = now_ms();
+	bool acted = false;
+
+	if (w->retry_at && t >= w->retry_at) {
+		r = ship_pending(&w->sh);
+		w->dirty = true; /* a plan may have failed before it existed */
+		acted = true;
+	}
+	finality_read(w->sh.rootfd, rs);
+	if (w->dirty && rs->done && r != DEST_RETRY) {
+		w->dirty = false;
+		r = worse(r, ship_marker_final(w, rs));
+		acted = true;
+	}
+	if (w->next_snapshot && t >= w->next_snapshot && r != DEST_RETRY) {
+		r = worse(r, ship_settled(w, rs));
+		w->next_snapshot = t + (int64_t)w->o.snapshot_interval * 1000;
+		acted = true;
+	}
+	if (!rs->done)
+		w->dirty = false;
+	if (acted)
+		note_result(w, r);
+}
+
+static int poll_timeout(struct watcher *w)
+{
+	int64_t t = now_ms(), due = INT64_MAX;
+
+	if (w->retry_at)
+		due = w->retry_at;
+	if (w->next_snapshot && w->next_snapshot < due)
+		due = w->next_snapshot;
+	if (w->draining && w->drain_deadline < due)
+		due = w->drain_deadline;
+	if (w->dirty)
+		return 0;
+	if (due == INT64_MAX)
+		return -1; /* idle: sleep until an event or a signal */
+	if (due <= t)
+		return 0;
+	return due - t > INT_MAX ? INT_MAX : (int)(due - t);
+}
+
+/* Final pass when the drain ends: ship what is settled, try the spool one
+ * last time, and say what is left. Returns the exit status. */
+static int finish(struct watcher *w, const struct run_state *rs, bool timed_out)
+{
+	struct filelist left = { 0 };
+	long pending;
+	int rc = 0;
+
+	if (timed_out) {
+		log_warn("drain timeout (%us): %s", w->o.drain_timeout,
+			 rs->have_run ? "this run's done.json never came; shipping only settled files"
+				      : "shipping only settled files");
+		if (!w->next_snapshot)
+			w->next_snapshot = 1; /* the snapshot rule's settle check, once */
+		(void)ship_settled(w, rs);
+	}
+	(void)ship_pending(&w->sh);
+	pending = spool_pending(&w->sh.spool);
+	if (pending != 0) {
+		log_error("%ld bundle(s) left in the spool %s: %s", pending, w->o.spool,
+			  w->sh.last_error[0] ? w->sh.last_error : "not delivered");
+		rc = 1;
+	}
+	if (ship_unclaimed(&w->sh, &left) == 0 && left.n) {
+		log_error("%zu coverage file(s) in %s were not final and stay there (first: %s)",
+			  left.n, w->o.dir, left.v[0].path);
+		rc = 1;
+	}
+	filelist_free(&left);
+	ship_status(&w->sh, rc ? "stopped-with-leftovers" : "stopped");
+	if (!rc)
+		log_info("drained: everything delivered");
+	return rc;
+}
+
+/* Drain ends once this run's marker was shipped and nothing waits in the
+ * spool; without a shim run (no run.json) nothing more will come. */
+static bool drain_complete(struct watcher *w, const struct run_state *rs)
+{
+	if (w->dirty || w->retry_at)
+		return false;
+	if (rs->have_run && !(rs->done && marker_shipped(w, rs->run_id)))
+		return false;
+	return spool_pending(&w->sh.spool) == 0;
+}
+
+static int loop(struct watcher *w)
+{
+	for (;;) {
+		struct pollfd pfd[2] = { { w->sfd, POLLIN, 0 }, { w->ifd, POLLIN, 0 } };
+		struct run_state rs;
+		int n = poll(pfd, 2, poll_timeout(w));
+
+		if (n < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (n > 0 && (pfd[0].revents & POLLIN))
+			read_signals(w);
+		if (n > 0 && (pfd[1].revents & POLLIN))
+			read_events(w);
+		evaluate(w, &rs);
+		if (w->draining && (drain_complete(w, &rs) || now_ms() >= w->drain_deadline)) {
+			int rc = finish(w, &rs, !drain_complete(w, &rs));
+
+			run_state_free(&rs);
+			return rc;
+		}
+		run_state_free(&rs);
+	}
+}
+
+static int start(struct watcher *w)
+{
+	size_t n = strlen(w->o.dir);
+
+	if (snprintf(w->root, sizeof(w->root), "%s%s", w->o.dir,
+		     n && w->o.dir[n - 1] == '/' ? "" : "/") >= (int)sizeof(w->root)) {
+		log_error("--dir: path too long");
+		return 2;
+	}
+	if (shipper_open(&w->sh, &w->o) < 0)
+		return 2;
+	if (runid_generate(w->local_run_id) < 0 || setup_signals(w) < 0) {
+		log_error("start-up: %s", strerror(errno));
+		return 1;
+	}
+	w->events = w->o.snapshot_interval ? EVENTS_SNAPSHOT : EVENTS_DONE;
+	if (setup_inotify(w) < 0)
+		return 1;
+	w->start_mono = now_ms();
+	if (w->o.snapshot_interval)
+		w->next_snapshot = w->start_mono + (int64_t)w->o.snapshot_interval * 1000;
+	log_info("watching %s -> %s (spool %s, format %s%s)", w->o.dir, w->o.dest, w->o.spool,
+		 w->o.format, w->o.snapshot_interval ? ", snapshots" : "");
+	/* Leftovers of an earlier life go first. */
+	note_result(w, ship_pending(&w->sh));
+	w->dirty = true;
+	return 0;
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	struct watcher w;
+	sigset_t set;
+	int rc;
+
+	/* Blocked from the first instant: a SIGTERM during start-up (delivering
+	 * leftovers can take a while) waits in the signalfd and starts the drain
+	 * instead of killing us. */
+	drain_signals(&set);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
+		log_error("sigprocmask: %s", strerror(errno));
+		return 1;
+	}
+	memset(&w, 0, sizeof(w));
+	w.ifd = w.sfd = -1;
+	w.sh.rootfd = w.sh.spool.dirfd = w.sh.spool.lockfd = -1;
+	switch (options_parse(OPTIONS_WATCH, argc, argv, &w.o)) {
+	case OPTIONS_EXIT_OK:
+		return 0;
+	case OPTIONS_ERROR:
+		options_free(&w.o);
+		return 2;
+	case OPTIONS_OK:
+		break;
+	}
+	rc = start(&w);
+	if (rc == 0)
+		rc = loop(&w);
+	inotifytools_cleanup();
+	if (w.sfd >= 0)
+		close(w.sfd);
+	snapmap_free(&w.snaps);
+	shipper_close(&w.sh);
+	options_free(&w.o);
+	return rc;
+}

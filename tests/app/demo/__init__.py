@@ -1,0 +1,1 @@
+"""The code under test: one module per view so coverage per view is checkable."""

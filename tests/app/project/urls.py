@@ -1,0 +1,12 @@
+from django.urls import path
+
+from demo.views import compute, echo, home, items, whoami
+
+urlpatterns = [
+    path("", home.view),
+    path("items/", items.view),
+    path("items/<int:item_id>/", items.detail),
+    path("echo/", echo.view),
+    path("compute/<int:n>/", compute.view),
+    path("whoami/", whoami.view),
+]

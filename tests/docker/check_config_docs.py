@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""docs/configuration.md must match the programs' --help, both ways.
+
+For every section of configuration.md whose heading names a command
+(`## covship-shim`, `## covship`, `## covship watch`, `## covship push`,
+`## covship health`, `## covship pull`), the options (`--name`) and
+environment variables (`COVSHIP_*`) in the first two cells of its table rows
+must be exactly those that command's --help prints. An option in --help
+missing from the docs, or documented but gone from --help, fails.
+
+    check_config_docs.py CONFIGURATION.md COVSHIP_SHIM COVSHIP
+"""
+import re
+import subprocess
+import sys
+
+OPT = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*[a-z0-9])")
+ENV = re.compile(r"\bCOVSHIP_[A-Z0-9_]*[A-Z0-9]\b")
+# "[COVSHIP_ENDPOINT, _REGION, _CA_BUNDLE]": a list that abbreviates the prefix.
+ABBREV = re.compile(r"(?<=[,\s])_([A-Z][A-Z0-9_]*[A-Z0-9])\b")
+
+
+def names(text, abbrev=True):
+    out = set(OPT.findall(text)) | set(ENV.findall(text))
+    if abbrev:
+        out |= {"COVSHIP_" + m for m in ABBREV.findall(text)}
+    return out
+
+
+def help_of(argv):
+    r = subprocess.run(argv + ["--help"], capture_output=True, text=True, timeout=10)
+    text = r.stdout + r.stderr
+    if r.returncode != 0 or not text.strip():
+        raise SystemExit(f"{' '.join(argv)} --help failed (exit {r.returncode})")
+    return text
+
+
+def sections(md):
+    """{heading: text} for '## ' headings."""
+    out, cur = {}, None
+    for line in md.splitlines():
+        m = re.match(r"^##\s+`?([^`]+?)`?\s*$", line)
+        if m:
+            cur = m.group(1).strip()
+            out[cur] = []
+        elif cur:
+            out[cur].append(line)
+    return {k: "\n".join(v) for k, v in out.items()}
+
+
+def table_names(text):
+    got = set()
+    for line in text.splitlines():
+        if not line.startswith("|") or re.match(r"^\|[\s:|-]+\|?$", line):
+            continue
+        cells = line.strip("|").split("|")
+        got |= names(" ".join(cells[:2]), abbrev=False)
+    return got
+
+
+def main(argv):
+    if len(argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    md_path, shim, covship = argv
+    commands = {
+        "covship-shim": [shim],
+        "covship": [covship],
+        "covship watch": [covship, "watch"],
+        "covship push": [covship, "push"],
+        "covship health": [covship, "health"],
+        "covship pull": [covship, "pull"],
+    }
+    with open(md_path) as f:
+        secs = sections(f.read())
+    problems = []
+    for title, argv_ in commands.items():
+        helped = names(help_of(argv_)) - {"--help", "--version"}
+        if title not in secs:
+            problems.append(f"no section '## {title}' in {md_path}")
+            continue
+        documented = table_names(secs[title]) - {"--help", "--version"}
+        for n in sorted(helped - documented):
+            problems.append(f"## {title}: {n} is in `{' '.join(argv_[1:] or ['covship-shim'])} "
+                            f"--help` but not in the section's table")
+        for n in sorted(documented - helped):
+            problems.append(f"## {title}: {n} is documented but not in --help")
+        print(f"{title}: {len(helped)} options/variables in --help, "
+              f"{len(documented)} documented")
+    for p in problems:
+        print("check_config_docs: " + p, file=sys.stderr)
+    # The check must be able to fail: drop one documented name and it must notice.
+    if not problems:
+        title = "covship-shim"
+        text = secs[title]
+        victim = sorted(table_names(text))[0]
+        dropped = "\n".join(l for l in text.splitlines() if victim not in l)
+        if table_names(dropped) >= names(help_of(commands[title])) - {"--help", "--version"}:
+            problems.append("self-check: removing a documented option went unnoticed")
+        else:
+            print(f"self-check: dropping {victim} from the docs is detected")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

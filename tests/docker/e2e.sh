@@ -1,0 +1,173 @@
+#!/bin/sh
+# Container end-to-end test: the real Dockerfiles built with podman, the app
+# (covship-shim + gunicorn + coverage.py) and the sidecar (covship watch)
+# sharing a named volume, radosgw on the host loopback.
+#
+#   e2e.sh SRCDIR COVSHIP S3ENV
+#     SRCDIR   the repository
+#     COVSHIP  the host-built covship (for `covship pull`, as Jenkins runs it)
+#     S3ENV    the s3server fixture's env file
+#
+# Runs:
+#   1. COVERAGE_MODE=process (COVERAGE_PROCESS_START + .pth), stopped in ECS
+#      order: `podman stop -t 30` the app, then the sidecar;
+#   2. COVERAGE_MODE=wsgi (the blog's hook), both stopped at once (ECS
+#      without dependsOn);
+#   3. control: the app SIGKILLed (what ECS does after stopTimeout): the same
+#      checks must report the loss, so they can fail.
+# Each run's bundles go under their own prefix and are checked by
+# check_e2e.py: every worker's file in S3, SHA-256s, marker, and `covship pull
+# --combine --map /app=$WS` giving hits on the requested views only.
+set -eu
+[ $# -eq 3 ] || { echo "usage: $0 SRCDIR COVSHIP S3ENV" >&2; exit 2; }
+SRC=$(cd "$1" && pwd)
+COVSHIP=$2
+S3ENV=$3
+here=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+. "$here/podman.sh"
+
+[ -r "$S3ENV" ] || { echo "e2e: no $S3ENV: the s3server fixture did not run" >&2; exit 1; }
+set -a
+. "$S3ENV"
+set +a
+
+WORKERS=3
+tag=$$
+TMP=$(mktemp -d /tmp/covship-e2e.XXXXXX)
+CONTAINERS=""
+VOLUMES=""
+cleanup() {
+	for c in $CONTAINERS; do
+		$P rm -f -t 0 "$c" >/dev/null 2>&1 || true
+	done
+	for v in $VOLUMES; do
+		$P volume rm -f "$v" >/dev/null 2>&1 || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+log() { echo "e2e: $*" >&2; }
+fail() {
+	log "FAIL: $*"
+	exit 1
+}
+
+# --- images, from the real Dockerfiles (layer cache keeps re-runs fast) ---
+"$here/base-image.sh"
+BUILD_IMG=localhost/covship-build:test
+SIDECAR_IMG=localhost/covship-sidecar:test
+APP_IMG=localhost/covship-example-app:test
+t0=$(date +%s)
+build() {
+	if ! $P build --network host --build-arg BASE="$BASE_IMAGE" --build-arg BUILDER="$BUILD_IMG" \
+		"$@" >"$TMP/build.log" 2>&1; then
+		tail -30 "$TMP/build.log" >&2
+		fail "podman build $* failed"
+	fi
+}
+build -f "$SRC/docker/Dockerfile.build" -t "$BUILD_IMG" "$SRC"
+build -t "$SIDECAR_IMG" "$SRC/docker/sidecar"
+build -t "$APP_IMG" "$SRC/docker/example-app"
+log "images built in $(($(date +%s) - t0)) s"
+
+# The Jenkins workspace: the app's sources at another path than /app.
+WS=$TMP/workspace
+mkdir -p "$WS"
+cp -r "$SRC/docker/example-app/exampleapp" "$WS/"
+
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# run NAME MODE STOP DRAIN: one app + sidecar pair; leaves the prefix in $PREFIX.
+run() {
+	name=$1 mode=$2 stop=$3 drain=$4
+	vol=covship-e2e-$tag-$name
+	sc=covship-e2e-$tag-$name-sidecar
+	app=covship-e2e-$tag-$name-app
+	PREFIX=e2e-$tag-$name/
+	port=$(free_port)
+	$P volume create "$vol" >/dev/null
+	VOLUMES="$VOLUMES $vol"
+
+	CONTAINERS="$CONTAINERS $sc"
+	$P run -d --name "$sc" --network host -v "$vol:/coverage" \
+		-e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_REGION \
+		-e COVSHIP_DEST="s3://$COVSHIP_TEST_BUCKET/$PREFIX" \
+		-e COVSHIP_ENDPOINT="$COVSHIP_TEST_S3_ENDPOINT" \
+		-e COVSHIP_DRAIN_TIMEOUT="$drain" -e BUILD_TAG="covship-e2e-$name" \
+		-e COVSHIP_LABEL_RUN="$name" \
+		"$SIDECAR_IMG" watch >/dev/null
+	CONTAINERS="$CONTAINERS $app"
+	$P run -d --name "$app" --network host -v "$vol:/coverage" \
+		-e PORT="$port" -e WEB_CONCURRENCY=$WORKERS -e COVERAGE_MODE="$mode" \
+		"$APP_IMG" >/dev/null
+
+	# Every worker must have served (so every worker is booted): collect
+	# worker PIDs from /items/N until all are seen.
+	$PY "$here/drive.py" "http://127.0.0.1:$port" $WORKERS ||
+		{ $P logs "$app" >&2; fail "$name: the app did not serve requests"; }
+
+	$P exec "$sc" covship health || { $P logs "$sc" >&2; fail "$name: covship health failed in the sidecar"; }
+
+	t1=$(date +%s)
+	case "$stop" in
+	ecs)
+		$P stop -t 30 "$app" >/dev/null
+		$P stop -t 60 "$sc" >/dev/null
+		;;
+	together)
+		$P stop -t 30 "$app" >/dev/null &
+		p1=$!
+		$P stop -t 60 "$sc" >/dev/null &
+		p2=$!
+		wait $p1
+		wait $p2
+		;;
+	kill)
+		$P kill -s KILL "$app" >/dev/null
+		$P stop -t 60 "$sc" >/dev/null
+		;;
+	esac
+	$P wait "$app" "$sc" >/dev/null 2>&1 || true
+	APP_RC=$($P inspect -f '{{.State.ExitCode}}' "$app")
+	SC_RC=$($P inspect -f '{{.State.ExitCode}}' "$sc")
+	$P logs "$app" >"$TMP/$name-app.log" 2>&1 || true
+	$P logs "$sc" >"$TMP/$name-sidecar.log" 2>&1 || true
+	log "$name: stopped ($stop) in $(($(date +%s) - t1)) s; app exit $APP_RC, sidecar exit $SC_RC"
+}
+
+show_logs() {
+	for f in "$TMP/$1-app.log" "$TMP/$1-sidecar.log"; do
+		echo "---- $f" >&2
+		tail -40 "$f" >&2
+	done
+}
+
+check() {
+	name=$1
+	shift
+	"$PY" "$here/check_e2e.py" --covship "$COVSHIP" --bucket "$COVSHIP_TEST_BUCKET" \
+		--prefix "$PREFIX" --workspace "$WS" --workers $WORKERS --out "$TMP/$name-pull" "$@"
+}
+
+run process process ecs 40
+[ "$APP_RC" = 0 ] && [ "$SC_RC" = 0 ] || { show_logs process; fail "process: exit codes app $APP_RC sidecar $SC_RC (want 0 0)"; }
+check process --mode process || { show_logs process; fail "process mode / ECS order"; }
+
+run wsgi wsgi together 40
+[ "$APP_RC" = 0 ] && [ "$SC_RC" = 0 ] || { show_logs wsgi; fail "wsgi: exit codes app $APP_RC sidecar $SC_RC (want 0 0)"; }
+check wsgi --mode wsgi || { show_logs wsgi; fail "wsgi mode / stopped together"; }
+
+# Control: SIGKILL the app (no flush, no done.json). The sidecar gives up
+# after its drain timeout; the checks must see the loss.
+run control process kill 3
+if check control --mode process --quiet; then
+	show_logs control
+	fail "control: the checks passed although the app was SIGKILLed"
+fi
+log "control: SIGKILLed app detected as losing coverage (as it must)"
+log "PASS"

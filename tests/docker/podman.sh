@@ -1,0 +1,16 @@
+# Sourced by the docker tests and the demo: the verified podman recipe
+# (/work/shared/CONTAINERS.md, docs/operations.md "Running the images with podman").
+#  1. the default ulimits exceed this machine's hard limit -> default_ulimits = []
+#  2. crun refuses the hybrid cgroup layout -> runc
+#  3. host network: no CNI setup, loopback servers reachable
+# Sets P (the podman command) and BASE_IMAGE.
+if [ -z "${CONTAINERS_CONF:-}" ]; then
+	COVSHIP_CONTAINERS_CONF=${TMPDIR:-/tmp}/covship-containers.conf
+	if [ ! -s "$COVSHIP_CONTAINERS_CONF" ]; then
+		printf '[containers]\ndefault_ulimits = []\n' >"$COVSHIP_CONTAINERS_CONF.$$"
+		mv "$COVSHIP_CONTAINERS_CONF.$$" "$COVSHIP_CONTAINERS_CONF"
+	fi
+	export CONTAINERS_CONF="$COVSHIP_CONTAINERS_CONF"
+fi
+P="podman --runtime /usr/sbin/runc"
+BASE_IMAGE=${COVSHIP_BASE_IMAGE:-localhost/bookworm:base}

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test driver for the S3 module (also reusable by other areas' tests):
+ *   s3tool put BUCKET KEY FILE [--if-none-match] [--state-dir DIR]
+ *   s3tool deliver s3://BUCKET/PREFIX KEY FILE SHA256 SPOOLDIR
+ *   s3tool list BUCKET PREFIX          ("KEY SIZE" per line; repeated
+ *                                       S3TOOL_REPEAT times, S3TOOL_SLEEP_MS apart,
+ *                                       for the credential-refresh tests)
+ *   s3tool head BUCKET KEY             ("SIZE ETAG COVSHIP_SHA256")
+ *   s3tool get BUCKET KEY OUTFILE
+ *   s3tool getmany BUCKET OUTDIR PARALLEL KEY...
+ * Endpoint, region and credentials come from the environment (docs/s3.md).
+ * Exit: 0 ok, 1 retryable failure, 2 fatal, 3 exists (412), 4 not found.
+ * `deliver` exits with the dest_result (0 OK, 1 RETRY, 2 FATAL).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dest_s3.h"
+#include "log.h"
+#include "s3.h"
+
+static int exit_of(int rc)
+{
+	switch (rc) {
+	case S3_OK:
+		return 0;
+	case S3_ERR_RETRY:
+		return 1;
+	case S3_ERR_EXISTS:
+		return 3;
+	case S3_ERR_NOT_FOUND:
+		return 4;
+	default:
+		return 2;
+	}
+}
+
+static int print_key(void *ctx, const char *key, uint64_t size, const char *etag)
+{
+	(void)ctx;
+	(void)etag;
+	printf("%s %llu\n", key, (unsigned long long)size);
+	return 0;
+}
+
+static int deliver(char **argv)
+{
+	struct dest_options o = { .spool_dir = argv[6] };
+	struct dest *d;
+	char err[1024] = "";
+	enum dest_result r;
+
+	o.endpoint = getenv("COVSHIP_TEST_ENDPOINT_OPT");
+	if (dest_s3_open(argv[2], &o, &d, err, sizeof(err))) {
+		fprintf(stderr, "s3tool: %s\n", err);
+		return 2;
+	}
+	r = dest_deliver(d, argv[4], argv[3], argv[5], err, sizeof(err));
+	printf("%s\n", r == DEST_OK ? "DEST_OK" : r == DEST_RETRY ? "DEST_RETRY" : "DEST_FATAL");
+	if (r != DEST_OK)
+		fprintf(stderr, "s3tool: %s\n", err);
+	dest_close(d);
+	return (int)r;
+}
+
+static int getmany(struct s3_client *c, int argc, char **argv)
+{
+	size_t n = (size_t)(argc - 5), i;
+	struct s3_get_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
+	int failed;
+
+	if (!jobs)
+		return 2;
+	for (i = 0; i < n; i++) {
+		char path[4096];
+		const char *slash = strrchr(argv[5 + i], '/');
+
+		snprintf(path, sizeof(path), "%s/%s", argv[3], slash ? slash + 1 : argv[5 + i]);
+		jobs[i].key = argv[5 + i];
+		jobs[i].fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (jobs[i].fd < 0) {
+			perror(path);
+			return 2;
+		}
+	}
+	failed = s3_get_objects(c, argv[2], jobs, n, atoi(argv[4]));
+	for (i = 0; i < n; i++) {
+		if (jobs[i].result)
+			fprintf(stderr, "s3tool: %s: %s\n", jobs[i].key, jobs[i].err);
+		close(jobs[i].fd);
+	}
+	free(jobs);
+	return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct s3_config cfg;
+	struct s3_client *c;
+	char err[1024] = "";
+	int rc = S3_ERR_FATAL;
+
+	log_init("s3tool");
+	if (getenv("COVSHIP_TEST_DEBUG"))
+		log_set_level(LOG_LEVEL_DEBUG);
+	if (argc < 3) {
+		fprintf(stderr, "usage: see the comment at the top of s3tool.c\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "deliver") == 0 && argc == 7)
+		return deliver(argv);
+	if (s3_config_resolve(&cfg, NULL, err, sizeof(err)) ||
+	    !(c = s3_client_new(&cfg, err, sizeof(err)))) {
+		fprintf(stderr, "s3tool: %s\n", err);
+		return 2;
+	}
+	if (strcmp(argv[1], "put") == 0 && argc >= 5) {
+		struct s3_put_opts po = { 0 };
+
+		for (int i = 5; i < argc; i++) {
+			if (strcmp(argv[i], "--if-none-match") == 0)
+				po.if_none_match = true;
+			else if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc)
+				po.state_dir = argv[++i];
+		}
+		rc = s3_put_file(c, argv[2], argv[3], argv[4], &po, err, sizeof(err));
+	} else if (strcmp(argv[1], "list") == 0 && argc == 4) {
+		int n = getenv("S3TOOL_REPEAT") ? atoi(getenv("S3TOOL_REPEAT")) : 1;
+		long ms = getenv("S3TOOL_SLEEP_MS") ? atol(getenv("S3TOOL_SLEEP_MS")) : 0;
+
+		for (int i = 0; i < n; i++) {
+			if (i)
+				usleep((useconds_t)(ms * 1000));
+			rc = s3_list_objects(c, argv[2], argv[3], print_key, NULL, err, sizeof(err));
+			if (rc != S3_OK)
+				break;
+		}
+	} else if (strcmp(argv[1], "head") == 0 && argc == 4) {
+		struct s3_object_info info;
+
+		rc = s3_head_object(c, argv[2], argv[3], &info, err, sizeof(err));
+		if (rc == S3_OK)
+			printf("%llu %s %s\n", (unsigned long long)info.size, info.etag,
+			       info.covship_sha256[0] ? info.covship_sha256 : "-");
+	} else if (strcmp(argv[1], "get") == 0 && argc == 5) {
+		int fd = open(argv[4], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (fd < 0) {
+			perror(argv[4]);
+		} else {
+			rc = s3_get_object_to_fd(c, argv[2], argv[3], fd, err, sizeof(err));
+			close(fd);
+		}
+	} else if (strcmp(argv[1], "getmany") == 0 && argc >= 5) {
+		rc = getmany(c, argc, argv);
+		s3_client_free(c);
+		return rc;
+	} else {
+		fprintf(stderr, "s3tool: bad arguments; see the comment at the top of s3tool.c\n");
+		s3_client_free(c);
+		return 2;
+	}
+	if (rc != S3_OK && err[0])
+		fprintf(stderr, "s3tool: %s\n", err);
+	s3_client_free(c);
+	return exit_of(rc);
+}

@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""Fault proxy (faultproxy.py) in front of radosgw: 503 SlowDown bursts,
+500s, connection resets mid-body, stalls beyond the timeout, 200 with
+<Error> on Complete → every object arrives intact, nothing duplicated.
+Also multipart abort on a fatal error and resume after an interrupted upload.
+Usage: test_s3_faults.py S3TOOL ENVFILE"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import s3helpers as h  # noqa: E402
+
+S3TOOL, ENV = sys.argv[1], h.load_env(sys.argv[2])
+B = ENV["COVSHIP_TEST_BUCKET"]
+FAST = {"COVSHIP_S3_RETRY_BASE_MS": 20, "COVSHIP_S3_RETRY_CAP_MS": 200,
+        "COVSHIP_S3_TIMEOUT_S": 2, "COVSHIP_S3_MAX_ATTEMPTS": 6,
+        "COVSHIP_S3_MULTIPART_THRESHOLD": 5 << 20, "COVSHIP_S3_PART_SIZE": 5 << 20}
+c = h.Checks()
+s3 = h.botocore_client(ENV)
+
+
+def tool(proxy, *args, **extra):
+    env = dict(FAST)
+    env.update(extra)
+    env["AWS_ENDPOINT_URL"] = proxy.endpoint
+    return subprocess.run([S3TOOL] + [str(a) for a in args], env=h.child_env(ENV, **env),
+                          capture_output=True, timeout=180)
+
+
+def make(path, size):
+    with open(path, "wb") as f:
+        f.write(os.urandom(size))
+    return path
+
+
+def count(log, method=None, query=None, action=None, status=None):
+    n = 0
+    for e in log:
+        if method and e["method"] != method:
+            continue
+        if query is not None and query not in e["query"]:
+            continue
+        if action and e["action"] != action:
+            continue
+        if status is not None and e.get("status") != status:
+            continue
+        n += 1
+    return n
+
+
+def scenario(tmp, name, rules, files, state, expect_exit=0, **extra):
+    """Deliver every file through a proxy with `rules`; returns (log, results)."""
+    proxy = h.FaultProxy(ENV, rules, tmp)
+    pre = h.unique_prefix("faults-" + name)
+    results = []
+    try:
+        for f in files:
+            r = tool(proxy, "deliver", "s3://%s/%s" % (B, pre), os.path.basename(f), f,
+                     h.sha256_file(f), state, **extra)
+            results.append(r)
+            ok = r.returncode == expect_exit
+            c.check(ok, "%s: deliver %s exits %d (got %d%s)" % (
+                name, os.path.basename(f), expect_exit, r.returncode,
+                "" if ok else ": " + r.stderr.decode().strip()[-300:]))
+        log = proxy.log()
+    finally:
+        proxy.stop()
+    if expect_exit == 0:
+        listed = s3.list_objects_v2(Bucket=B, Prefix=pre).get("Contents", [])
+        c.check(sorted(o["Key"] for o in listed) == sorted(pre + os.path.basename(f) for f in files),
+                "%s: exactly the delivered keys exist" % name)
+        for f in files:
+            c.check(h.sha256_object(s3, B, pre + os.path.basename(f)) == h.sha256_file(f),
+                    "%s: %s intact (SHA-256 via botocore)" % (name, os.path.basename(f)))
+    ups = s3.list_multipart_uploads(Bucket=B, Prefix=pre).get("Uploads", [])
+    c.check(ups == [], "%s: no multipart upload left open" % name)
+    return log, results, pre
+
+
+def main(tmp):
+    state = os.path.join(tmp, "spool")
+    os.mkdir(state)
+    small = make(os.path.join(tmp, "s.tar.gz"), 300_000)
+    big = make(os.path.join(tmp, "b.tar.gz"), (11 << 20) + 777)
+    both = [small, big]
+
+    log, _, _ = scenario(tmp, "slowdown", [{"action": "slowdown", "method": "PUT", "count": 4}],
+                         [small], state)
+    c.check(count(log, "PUT", action="slowdown") == 4 and count(log, "PUT", status=200) == 1,
+            "slowdown: 4 × 503 then one successful PUT")
+
+    log, _, _ = scenario(tmp, "error500", [{"action": "error500", "method": "PUT", "query": "partNumber", "count": 3},
+                                           {"action": "error500", "method": "POST", "query": "uploads", "count": 1}],
+                         both, state)
+    c.check(count(log, "PUT", "partNumber", action="error500") == 3, "error500: three 500s on UploadPart")
+
+    log, _, _ = scenario(tmp, "reset", [{"action": "reset_request", "method": "PUT", "count": 3}],
+                         both, state)
+    c.check(count(log, "PUT", action="reset_request") == 3, "reset: three uploads cut mid-body")
+
+    log, _, _ = scenario(tmp, "stall", [{"action": "stall", "method": "PUT", "query": "partNumber",
+                                         "count": 1, "seconds": 5}], [big], state)
+    c.check(count(log, "PUT", "partNumber", action="stall") == 1, "stall: one part stalled past the timeout")
+
+    log, _, _ = scenario(tmp, "complete-error", [{"action": "complete_error", "method": "POST",
+                                                  "query": "uploadId", "count": 2}], [big], state)
+    c.check(count(log, "POST", "uploadId") == 3, "complete-error: Complete retried after two 200+<Error>")
+
+    log, _, _ = scenario(tmp, "complete-lost", [{"action": "forward_then_error", "method": "POST",
+                                                 "query": "uploadId", "count": 1}], [big], state)
+    c.check(count(log, "POST", "uploads") == 1, "complete-lost: no second upload started")
+
+    # GET: a reset mid-body is retried and the file rewritten from 0.
+    proxy = h.FaultProxy(ENV, [{"action": "reset_response", "method": "GET", "count": 2}], tmp)
+    try:
+        key = h.unique_prefix("faults-get") + "b.tar.gz"
+        with open(big, "rb") as f:
+            s3.put_object(Bucket=B, Key=key, Body=f)
+        out = os.path.join(tmp, "got")
+        r = tool(proxy, "get", B, key, out)
+        c.check(r.returncode == 0 and h.sha256_file(out) == h.sha256_file(big),
+                "get: intact after two resets mid-body")
+        c.check(count(proxy.log(), "GET", action="reset_response") == 2, "get: two resets injected")
+    finally:
+        proxy.stop()
+
+    # Parallel downloads (libcurl multi, 4 at a time) through 503s, resets
+    # mid-body and a stall: every file intact, each key fetched until good.
+    gp = h.unique_prefix("faults-getmany")
+    files = {}
+    for i in range(12):
+        data = os.urandom(150_000 + i * 7919)
+        files["g%02d.tar.gz" % i] = data
+        s3.put_object(Bucket=B, Key=gp + "g%02d.tar.gz" % i, Body=data)
+    proxy = h.FaultProxy(ENV, [{"action": "slowdown", "method": "GET", "count": 3},
+                               {"action": "reset_response", "method": "GET", "count": 3},
+                               {"action": "stall", "method": "GET", "count": 1, "seconds": 4}], tmp)
+    outdir = os.path.join(tmp, "many")
+    os.mkdir(outdir)
+    try:
+        r = tool(proxy, "getmany", B, outdir, 4, *[gp + k for k in sorted(files)])
+        log = proxy.log()
+    finally:
+        proxy.stop()
+    c.check(r.returncode == 0, "getmany: all downloads succeed (%s)" % r.stderr.decode().strip()[-300:])
+    c.check(all(open(os.path.join(outdir, k), "rb").read() == v for k, v in files.items()),
+            "getmany: all 12 files intact")
+    c.check(count(log, "GET", action="forward", status=200) == 12,
+            "getmany: exactly one good GET per key (%d)" % count(log, "GET", action="forward", status=200))
+    r = subprocess.run([S3TOOL, "getmany", B, outdir, "4", gp + "g00.tar.gz", gp + "missing.tar.gz"],
+                       env=h.child_env(ENV), capture_output=True, timeout=60)
+    c.check(r.returncode == 1 and b"missing.tar.gz" in r.stderr and b"404" in r.stderr,
+            "getmany control: a missing key fails the batch, named")
+
+    # Control: without retries the same burst fails, as DEST_RETRY.
+    scenario(tmp, "no-retries", [{"action": "slowdown", "method": "PUT", "count": 4}], [small], state,
+             expect_exit=1, COVSHIP_S3_MAX_ATTEMPTS=1)
+
+    # A fatal answer to UploadPart: DEST_FATAL, the upload aborted.
+    log, res, _ = scenario(tmp, "fatal-part", [{"action": "status", "code": 400, "s3code": "InvalidPart",
+                                                "method": "PUT", "query": "partNumber", "count": 1}],
+                           [big], state, expect_exit=2)
+    c.check(b"InvalidPart" in res[0].stderr, "fatal-part: the message names InvalidPart")
+    c.check(count(log, "DELETE", "uploadId") == 1, "fatal-part: AbortMultipartUpload sent")
+    c.check(os.listdir(state) == [], "fatal-part: resume state removed")
+
+    # Resume: parts 2.. fail until the attempts run out → DEST_RETRY with
+    # the state kept; the next run sends only the missing parts.
+    proxy = h.FaultProxy(ENV, [{"action": "reset_request", "method": "PUT", "query": "partNumber",
+                                "skip": 1, "count": 100}], tmp)
+    pre = h.unique_prefix("faults-resume")
+    url = "s3://%s/%s" % (B, pre)
+    try:
+        r = tool(proxy, "deliver", url, "b.tar.gz", big, h.sha256_file(big), state,
+                 COVSHIP_S3_MAX_ATTEMPTS=2)
+        c.check(r.returncode == 1, "resume: interrupted upload is DEST_RETRY (got %d)" % r.returncode)
+        c.check(len(os.listdir(state)) == 1, "resume: state kept in the spool")
+    finally:
+        proxy.stop()
+    proxy = h.FaultProxy(ENV, [], tmp)
+    try:
+        r = tool(proxy, "deliver", url, "b.tar.gz", big, h.sha256_file(big), state)
+        log = proxy.log()
+        c.check(r.returncode == 0, "resume: second run DEST_OK (%s)" % r.stderr.decode().strip()[-200:])
+        c.check(count(log, "POST", "uploads") == 0, "resume: no new CreateMultipartUpload")
+        c.check(count(log, "PUT", "partNumber") == 2, "resume: only parts 2 and 3 sent (%d)" %
+                count(log, "PUT", "partNumber"))
+        c.check(h.sha256_object(s3, B, pre + "b.tar.gz") == h.sha256_file(big), "resume: intact")
+        c.check(os.listdir(state) == [], "resume: state removed after Complete")
+    finally:
+        proxy.stop()
+
+
+if __name__ == "__main__":
+    tmp = tempfile.mkdtemp(prefix="s3faults.")
+    try:
+        main(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    c.exit()

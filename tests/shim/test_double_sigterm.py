@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Test 4: the double-SIGTERM trap.
+
+The app's blog-style SIGTERM handler (TESTAPP_SIGTERM_HANDLER=naive: stop,
+save, sys.exit) is not re-entrant.  dumb-init signals the whole process
+group, so every worker gets SIGTERM twice: once from the init, once from the
+gunicorn master shutting it down.  A second SIGTERM that lands while the
+first save() is creating the SQLite file re-enters save() and leaves a file
+coverage cannot read ("doesn't seem to be a coverage data file", "no such
+table: context"), and `coverage combine` only warns.
+
+covship-shim signals only its own children, so the master alone signals the
+workers: each handler must run exactly once.
+
+Asserts, over 10 runs under covship-shim: 4 readable files per run,
+`coverage combine` without warnings, each worker's handler entered exactly
+once (the app logs every entry).  Control, dumb-init (up to 8 runs, stopping
+early once a file is corrupted): at least one worker's handler was entered
+twice.  Whether the re-entry also corrupted a file depends on timing (it
+needs the second signal to land inside save()'s schema creation): the
+control reports how many files were corrupted rather than requiring it.
+"""
+import os
+import shutil
+import sqlite3
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import (App, DUMB_INIT, Checker, Scratch, combine,  # noqa: E402
+                     coverage_files, load, parse_args, read_data_files)
+
+SHIM_RUNS = int(os.environ.get("SHIM_RUNS", "10"))
+CONTROL_RUNS = 8
+
+
+def one_run(init_argv, workdir, covdir, **env):
+    """(booted, readable files, bad files, handler entry counts, combine ok)"""
+    app = App(init_argv, workdir, TESTAPP_SIGTERM_HANDLER="naive", **env)
+    try:
+        booted = app.wait_booted()
+        if booted:
+            load(app.sock, 30)
+        app.stop()
+    finally:
+        app.close()
+    files = coverage_files(covdir)
+    res = read_data_files(files)
+    good = [p for p, v in res.items() if v[0]]
+    bad = {os.path.basename(p): v[1] for p, v in res.items() if not v[0]}
+    entries = []
+    for f in os.listdir(app.ready):
+        if f.startswith("sigterm."):
+            with open(os.path.join(app.ready, f)) as fh:
+                entries.append(len(fh.read().split()))
+    ok, out = combine(files, os.path.join(workdir, "combined"))
+    return booted, good, bad, entries, ok, out
+
+
+def main():
+    a = parse_args()
+    c = Checker("shim test 4: double SIGTERM vs a non-re-entrant handler")
+    with Scratch(a.keep) as s:
+        shim_good = 0
+        shim_twice = 0
+        for i in range(SHIM_RUNS):
+            cov = s.sub(f"cov-shim-{i}")
+            booted, good, bad, entries, ok, out = one_run(
+                [a.shim, "--coverage-dir", cov, "--"], s.sub(f"work-shim-{i}"), cov)
+            shim_good += len(good)
+            shim_twice += sum(1 for n in entries if n > 1)
+            c.check(booted and len(good) == 4 and not bad and ok and
+                    sorted(entries) == [1, 1, 1, 1],
+                    f"covship-shim run {i + 1}: 4/4 files intact, each handler entered once",
+                    f"booted={booted} good={len(good)} bad={bad} entries={entries}"
+                    + ("" if ok else " combine: " + out[-300:]))
+        # The checker must see the damage a re-entered save() leaves (a file
+        # whose schema row is missing): break a copy of a good file on purpose.
+        good_one = coverage_files(s.path)
+        if good_one:
+            broken = os.path.join(s.sub("broken"), os.path.basename(good_one[0]))
+            shutil.copy(good_one[0], broken)
+            con = sqlite3.connect(broken)
+            con.execute("delete from coverage_schema")
+            con.commit()
+            con.close()
+            res = read_data_files([broken])
+            ok, out = combine([broken], s.sub("broken-combined"))
+            c.check(not res[broken][0] and not ok,
+                    "checker flags a file with a half-written schema",
+                    res[broken][1][:120])
+        runs = 0
+        twice = 0
+        corrupt = 0
+        files_total = 0
+        for i in range(CONTROL_RUNS):
+            cov = s.sub(f"cov-dumb-{i}")
+            booted, good, bad, entries, ok, out = one_run(
+                [DUMB_INIT, "--"], s.sub(f"work-dumb-{i}"), cov, COVERAGE_DIR=cov)
+            runs += 1
+            twice += sum(1 for n in entries if n > 1)
+            corrupt += len(bad)
+            files_total += len(good) + len(bad)
+            c.info(f"dumb-init run {i + 1}: handlers entered {sorted(entries)}, "
+                   f"{len(bad)} corrupted file(s) {bad if bad else ''}")
+            if bad:
+                break
+        c.check(twice > 0,
+                "control dumb-init: some worker got SIGTERM twice (handler re-entered)",
+                f"{twice} re-entered handlers in {runs} runs")
+        c.info(f"figures: covship-shim {shim_good}/{4 * SHIM_RUNS} files intact, "
+               f"{shim_twice} re-entered handlers in {SHIM_RUNS} runs; dumb-init "
+               f"{twice} re-entered handlers, {corrupt}/{files_total} files "
+               f"corrupted in {runs} runs")
+    c.finish()
+
+
+if __name__ == "__main__":
+    main()
