@@ -18,6 +18,7 @@ tini dumb-init
 inotify-tools
 radosgw ceph-mon ceph-osd
 awscli
+podman runc debootstrap python3-yaml curl uuid-runtime
 "
 
 missing=""

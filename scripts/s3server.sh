@@ -26,6 +26,11 @@ die() {
 	exit 1
 }
 
+bad() {
+	echo "s3server: $*" >&2
+	exit 2
+}
+
 usage() {
 	echo "usage: $0 start DIR PORT [BUCKET] | stop DIR | status DIR" >&2
 	exit 2
@@ -59,8 +64,13 @@ http_ok() {
 	curl -sf -o /dev/null --max-time 2 "$1"
 }
 
+# The ceph CLI waits forever for an absent monitor unless told otherwise.
+cephc() {
+	timeout 60 ceph -c "$CONF" --connect-timeout 10 "$@"
+}
+
 osd_up() {
-	ceph -c "$CONF" osd stat -f json 2>/dev/null | grep -q '"num_up_osds":1'
+	cephc osd stat -f json 2>/dev/null | grep -q '"num_up_osds":1'
 }
 
 write_conf() {
@@ -138,8 +148,8 @@ start() {
 	DIR=$(cd "$1" && pwd)
 	PORT=$2
 	BUCKET=${3:-covship-test}
-	case "$PORT" in '' | *[!0-9]*) die "PORT must be a number, got '$PORT'" ;; esac
-	[ "$PORT" -ge 1024 ] && [ "$PORT" -le 65500 ] || die "PORT must be in 1024..65500"
+	case "$PORT" in '' | *[!0-9]*) bad "PORT must be a number, got '$PORT'" ;; esac
+	[ "$PORT" -ge 1024 ] && [ "$PORT" -le 65500 ] || bad "PORT must be in 1024..65500"
 	CONF=$DIR/ceph.conf
 	EP=http://127.0.0.1:$PORT
 
@@ -169,11 +179,11 @@ start() {
 	ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/keyring" \
 		>>"$DIR/log/setup.log" 2>&1 || die "ceph-mon --mkfs failed (see $DIR/log/setup.log)"
 	ceph-mon -c "$CONF" -i a >>"$DIR/log/setup.log" 2>&1 || die "ceph-mon failed to start"
-	wait_for 30 ceph -c "$CONF" --connect-timeout 5 mon stat ||
+	wait_for 30 cephc mon stat ||
 		die "monitor did not come up (see $DIR/log/mon.a.log)"
 
 	UUID=$(uuidgen)
-	ceph -c "$CONF" osd new "$UUID" >>"$DIR/log/setup.log" 2>&1 || die "ceph osd new failed"
+	cephc osd new "$UUID" >>"$DIR/log/setup.log" 2>&1 || die "ceph osd new failed"
 	ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$UUID" >>"$DIR/log/setup.log" 2>&1 ||
 		die "ceph-osd --mkfs failed (see $DIR/log/setup.log)"
 	ceph-osd -c "$CONF" -i 0 >>"$DIR/log/setup.log" 2>&1 || die "ceph-osd failed to start"
@@ -183,8 +193,8 @@ start() {
 	pids=""
 	for p in .rgw.root default.rgw.log default.rgw.control default.rgw.meta \
 		default.rgw.buckets.index default.rgw.buckets.data default.rgw.buckets.non-ec; do
-		(ceph -c "$CONF" osd pool create "$p" 8 8 &&
-			ceph -c "$CONF" osd pool application enable "$p" rgw) \
+		(cephc osd pool create "$p" 8 8 &&
+			cephc osd pool application enable "$p" rgw) \
 			>>"$DIR/log/pools.log" 2>&1 &
 		pids="$pids $!"
 	done
@@ -194,7 +204,7 @@ start() {
 
 	radosgw -c "$CONF" -n client.rgw >>"$DIR/log/setup.log" 2>&1 || die "radosgw failed to start"
 	wait_for 60 http_ok "$EP/" || die "radosgw did not answer on $EP (see $DIR/log/client.rgw.log)"
-	radosgw-admin -c "$CONF" -n client.admin user create --uid=test --display-name=test \
+	timeout 60 radosgw-admin -c "$CONF" -n client.admin user create --uid=test --display-name=test \
 		--access-key="$AK" --secret-key="$SK" >>"$DIR/log/setup.log" 2>&1 ||
 		die "radosgw-admin user create failed"
 	AK=$AK SK=$SK create_bucket "$EP" "$BUCKET" || die "cannot create bucket $BUCKET"

@@ -120,6 +120,15 @@ static void become_subreaper(void)
 			 strerror(errno));
 }
 
+static void log_started(char *const command[], pid_t pid, int exec_errno, const char *run_id)
+{
+	if (exec_errno)
+		log_error("cannot run %s: %s (exit status %d); check the command and PATH",
+			  command[0], strerror(exec_errno), exitcode_from_exec_errno(exec_errno));
+	else
+		log_info("started %s as pid %ld (run %s)", command[0], (long)pid, run_id);
+}
+
 static int usage_error(const char *msg)
 {
 	log_error("%s", msg);
@@ -177,13 +186,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* From here on the shim never bails out: it reaps until nobody is left. */
-	if (exec_errno)
-		log_error("cannot run %s: %s (exit status %d); check the command and PATH",
-			  opts.command[0], strerror(exec_errno),
-			  exitcode_from_exec_errno(exec_errno));
-	else
-		log_info("started %s as pid %ld (run %s)", opts.command[0], (long)pid,
-			 run.run_id);
+	log_started(opts.command, pid, exec_errno, run.run_id);
 
 	supervisor_init(&sv, &sig, opts.grace_ms, pid);
 	supervisor_run(&sv);

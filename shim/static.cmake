@@ -51,9 +51,10 @@ add_custom_command(
   OUTPUT ${static_out}
   # cJSON is not ours: compiled without our -Werror.
   COMMAND ${MUSL_GCC} ${static_flags} -c ${cjson_c} -o ${static_out}-cJSON.o
-  # noseparate-code: no page-aligned padding between segments (~4 KB each).
+  # noseparate-code, norelro: no page-aligned padding between segments
+  # (up to 4 KB each; a static binary's RELRO would guard a 24-byte GOT).
   COMMAND ${MUSL_GCC} ${static_flags} ${our_warnings} -static -s -Wl,--gc-sections
-          -Wl,-z,noseparate-code -Wl,--build-id=none
+          -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none
           ${static_sources} ${static_out}-cJSON.o -o ${static_out}
   DEPENDS ${static_sources} ${cjson_c}
   COMMENT "Building covship-shim-static with musl-gcc"

@@ -263,6 +263,17 @@ static void on_signal(struct supervisor *sv, int sig, int sender)
 {
 	if (!signals_is_forwarded(sig))
 		return; /* SIGCHLD: reap() runs on every wake-up */
+	/*
+	 * The shim's own doing (a SIGPIPE or SIGTTOU from writing a log line to
+	 * a closed pipe or a terminal): not news for the child, and a SIGPIPE
+	 * would kill it.
+	 */
+	if (sender == sv->self) {
+		char buf[24];
+
+		log_debug("%s caused by the shim itself: not forwarded", signals_name(sig, buf));
+		return;
+	}
 	forward(sv, sig, sender);
 	if (sig != SIGTERM && sig != SIGINT)
 		return;

@@ -78,7 +78,7 @@ static bool preset_match(int preset, const char *name)
 static bool glob_match(const char *glob, const char *relpath, const char *name)
 {
 	if (strchr(glob, '/'))
-		return fnmatch(glob, relpath, FNM_PATHNAME | FNM_PERIOD) == 0;
+		return fnmatch(glob, relpath, FNM_PATHNAME) == 0;
 	return fnmatch(glob, name, 0) == 0;
 }
 

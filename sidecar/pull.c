@@ -370,6 +370,26 @@ static int open_out(struct pull_run *r)
 	return 0;
 }
 
+/* Move a verified bundle from staging to DIR/<relbase>. */
+static void place(struct pull_run *r, size_t i, const char *staging)
+{
+	struct pulled *p = &r->pulled[i];
+	int rc = pull_place_dir(r->work_fd, staging, r->out_fd, p->relbase);
+
+	if (rc < 0) {
+		log_error("bundle %s: cannot move into %s/%s: %s", r->list.v[i].key, r->out_abs,
+			  p->relbase, strerror(-rc));
+		manifest_free(&p->ex.m);
+		r->nio++;
+		return;
+	}
+	p->ok = true;
+	r->nfiles += p->ex.m.nfiles;
+	r->bytes += p->ex.bytes;
+	log_debug("bundle %s: %zu files verified into %s/%s", r->list.v[i].key, p->ex.m.nfiles,
+		  r->out_abs, p->relbase);
+}
+
 /* Verify and extract bundle i into a staging directory, then move it into
  * place. Failures are counted by kind. */
 static void pull_one(struct pull_run *r, size_t i)
@@ -378,7 +398,7 @@ static void pull_one(struct pull_run *r, size_t i)
 	struct pulled *p = &r->pulled[i];
 	char staging[32], err[PATH_MAX + 256];
 	enum pull_extract_result res;
-	int sfd, rc;
+	int sfd;
 
 	p->relbase = output_rel(b->rel);
 	if (!p->relbase) {
@@ -397,19 +417,7 @@ static void pull_one(struct pull_run *r, size_t i)
 	res = pull_extract(b->fd, sfd, &p->ex, err, sizeof(err));
 	close(sfd);
 	if (res == PULL_EXTRACT_OK) {
-		rc = pull_place_dir(r->work_fd, staging, r->out_fd, p->relbase);
-		if (rc == 0) {
-			p->ok = true;
-			r->nfiles += p->ex.m.nfiles;
-			r->bytes += p->ex.bytes;
-			log_debug("bundle %s: %zu files verified into %s/%s", b->key,
-				  p->ex.m.nfiles, r->out_abs, p->relbase);
-			return;
-		}
-		log_error("bundle %s: cannot move into %s/%s: %s", b->key, r->out_abs, p->relbase,
-			  strerror(-rc));
-		manifest_free(&p->ex.m);
-		r->nio++;
+		place(r, i, staging);
 	} else if (res == PULL_EXTRACT_BAD) {
 		log_error("bundle %s is corrupt or unsafe: %s; nothing of it was extracted",
 			  b->key, err);
@@ -418,7 +426,7 @@ static void pull_one(struct pull_run *r, size_t i)
 		log_error("bundle %s: %s", b->key, err);
 		r->nio++;
 	}
-	(void)pull_rmtree_at(r->work_fd, staging);
+	(void)pull_rmtree_at(r->work_fd, staging); /* gone after place(), else a failure's */
 }
 
 static int fetch_and_extract(struct pull_run *r, struct pull_source *src)
@@ -622,6 +630,12 @@ static int do_combine(struct pull_run *r)
 	}
 	if (data_files(r, &files, &n) < 0) {
 		log_error("out of memory");
+		return PULL_EXIT_FAILED;
+	}
+	if (n == 0) {
+		free(files);
+		log_error("--combine: the bundles hold no data files (only markers); nothing to "
+			  "combine");
 		return PULL_EXIT_FAILED;
 	}
 	co.python = r->o->python;

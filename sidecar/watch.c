@@ -259,19 +259,26 @@ static void set_marker_shipped(struct watcher *w, const char *run_id)
 		log_warn("spool: cannot record the marker of %s: %s", run_id, strerror(-e));
 }
 
+/* After any attempt: while bundles wait in the spool a retry stays
+ * scheduled (doubling up to --retry-max), whatever the last step did. */
 static void note_result(struct watcher *w, enum dest_result r)
 {
-	if (r == DEST_RETRY) {
+	long pending = spool_pending(&w->sh.spool);
+
+	if (r == DEST_OK && pending == 0) {
+		w->backoff_s = 0;
+		w->retry_at = 0;
+		w->sh.failed = false; /* nothing failed is left */
+		ship_status(&w->sh, "ok");
+		return;
+	}
+	if (r == DEST_RETRY || !w->retry_at) {
 		w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 1;
 		if (w->backoff_s > w->o.retry_max)
 			w->backoff_s = w->o.retry_max ? w->o.retry_max : 1;
 		w->retry_at = now_ms() + (int64_t)w->backoff_s * 1000;
-		ship_status(&w->sh, "retrying");
-		return;
 	}
-	w->backoff_s = 0;
-	w->retry_at = 0;
-	ship_status(&w->sh, "ok");
+	ship_status(&w->sh, "retrying");
 }
 
 /* Marker rule: done.json of the current run makes every matching file final.
@@ -395,8 +402,9 @@ static int finish(struct watcher *w, const struct run_state *rs, bool timed_out)
 
 	if (timed_out) {
 		log_warn("drain timeout (%us): %s", w->o.drain_timeout,
-			 rs->have_run ? "this run's done.json never came; shipping only settled files"
-				      : "shipping only settled files");
+			 !rs->have_run ? "no run.json (no covship-shim?); shipping only settled files" :
+			 !rs->done ? "this run's done.json never came; shipping only settled files" :
+				     "last attempt at what is left");
 		if (!w->next_snapshot)
 			w->next_snapshot = 1; /* the snapshot rule's settle check, once */
 		(void)ship_settled(w, rs);
@@ -421,12 +429,14 @@ static int finish(struct watcher *w, const struct run_state *rs, bool timed_out)
 }
 
 /* Drain ends once this run's marker was shipped and nothing waits in the
- * spool; without a shim run (no run.json) nothing more will come. */
+ * spool. Without run.json there is no marker to wait for, and no way to know
+ * the files are complete: we keep watching until --drain-timeout and then
+ * ship only what the snapshot rule calls settled. */
 static bool drain_complete(struct watcher *w, const struct run_state *rs)
 {
 	if (w->dirty || w->retry_at)
 		return false;
-	if (rs->have_run && !(rs->done && marker_shipped(w, rs->run_id)))
+	if (!rs->have_run || !rs->done || !marker_shipped(w, rs->run_id))
 		return false;
 	return spool_pending(&w->sh.spool) == 0;
 }

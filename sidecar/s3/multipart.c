@@ -26,6 +26,8 @@ struct part {
 	char etag[80];
 	char sha256_b64[48];
 	bool done;
+	struct s3_digests d; /* while its upload is in flight */
+	char num[16];
 };
 
 struct mp {
@@ -39,6 +41,11 @@ struct mp {
 	struct part *parts;
 	char state_name[80];
 	const char *state_dir;
+	/* the batch of parts being sent */
+	unsigned int *todo;
+	int fail_rc;
+	char *err;
+	size_t errlen;
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -197,45 +204,87 @@ static int create_upload(struct mp *m, char *err, size_t errlen)
 	return rc;
 }
 
-static int upload_part(struct mp *m, unsigned int i, char *err, size_t errlen)
+/* Batch callbacks: request i of the batch uploads part m->todo[i]. */
+static int part_prepare(void *ctx, size_t bi, struct s3_req *r, char *err, size_t errlen)
 {
+	struct mp *m = ctx;
+	unsigned int i = m->todo[bi];
+	struct part *p = &m->parts[i];
 	uint64_t off = (uint64_t)i * m->part_size;
 	uint64_t len = off + m->part_size > m->size ? m->size - off : m->part_size;
-	struct s3_digests d;
-	struct s3_req r;
-	struct http_xfer x;
-	char num[16];
-	int rc;
 
-	if (s3_digest_range(m->fd, off, len, &d) != 0) {
+	if (s3_digest_range(m->fd, off, len, &p->d) != 0) {
 		set_err(err, errlen, "cannot read part %u of the bundle: %s", i + 1, strerror(errno));
 		return S3_ERR_RETRY;
 	}
-	snprintf(num, sizeof(num), "%u", i + 1);
-	s3_req_init(&r, "PUT", m->bucket, m->key);
-	s3_req_param(&r, "partNumber", num);
-	s3_req_param(&r, "uploadId", m->upload_id);
-	s3_req_header(&r, "Content-MD5", d.md5_b64);
-	s3_req_header(&r, "x-amz-checksum-sha256", d.sha256_b64);
-	r.body_fd = m->fd;
-	r.body_off = off;
-	r.body_len = len;
-	r.has_body = true;
-	r.payload_hash = d.sha256_hex;
-	rc = s3_request(m->c, &r, &x, err, errlen);
-	if (rc == S3_OK) {
-		if (http_header(&x.resp, "ETag", m->parts[i].etag, sizeof(m->parts[i].etag)) != 0 ||
-		    strpbrk(m->parts[i].etag, "<>&")) {
-			set_err(err, errlen, "S3 UploadPart %u: no usable ETag in the answer", i + 1);
-			rc = S3_ERR_RETRY;
-		} else {
-			snprintf(m->parts[i].sha256_b64, sizeof(m->parts[i].sha256_b64), "%s",
-				 d.sha256_b64);
-			m->parts[i].done = true;
+	snprintf(p->num, sizeof(p->num), "%u", i + 1);
+	s3_req_init(r, "PUT", m->bucket, m->key);
+	s3_req_param(r, "partNumber", p->num);
+	s3_req_param(r, "uploadId", m->upload_id);
+	s3_req_header(r, "Content-MD5", p->d.md5_b64);
+	s3_req_header(r, "x-amz-checksum-sha256", p->d.sha256_b64);
+	r->body_fd = m->fd;
+	r->body_off = off;
+	r->body_len = len;
+	r->has_body = true;
+	r->payload_hash = p->d.sha256_hex;
+	return S3_OK;
+}
+
+static int part_done(void *ctx, size_t bi, int rc, struct http_xfer *x, const char *err)
+{
+	struct mp *m = ctx;
+	unsigned int i = m->todo[bi];
+	struct part *p = &m->parts[i];
+
+	if (rc == S3_OK && (http_header(&x->resp, "ETag", p->etag, sizeof(p->etag)) != 0 ||
+			    strpbrk(p->etag, "<>&"))) {
+		rc = S3_ERR_RETRY;
+		err = "S3 UploadPart: no usable ETag in the answer";
+	}
+	if (rc != S3_OK) {
+		/* keep the most severe failure: fatal > gone > retry */
+		if (m->fail_rc == S3_OK || rc == S3_ERR_FATAL ||
+		    (rc == S3_ERR_NOT_FOUND && m->fail_rc == S3_ERR_RETRY)) {
+			m->fail_rc = rc;
+			set_err(m->err, m->errlen, "%s", err);
+		}
+		return 1;
+	}
+	memcpy(p->sha256_b64, p->d.sha256_b64, sizeof(p->sha256_b64));
+	p->done = true;
+	if (save_state(m) != 0)
+		log_warn("cannot save multipart state in %s", m->state_dir);
+	return 0;
+}
+
+/* Every part not done yet, max_parallel_parts at a time. */
+static int upload_parts(struct mp *m, char *err, size_t errlen)
+{
+	static const struct s3_batch_ops ops = { part_prepare, part_done };
+	unsigned int i, n = 0;
+
+	m->todo = calloc(m->nparts ? m->nparts : 1, sizeof(*m->todo));
+	if (!m->todo) {
+		set_err(err, errlen, "out of memory");
+		return S3_ERR_RETRY;
+	}
+	for (i = 0; i < m->nparts; i++)
+		if (!m->parts[i].done)
+			m->todo[n++] = i;
+	m->fail_rc = S3_OK;
+	m->err = err;
+	m->errlen = errlen;
+	s3_run_batch(m->c, n, m->c->cfg.max_parallel_parts, &ops, m);
+	free(m->todo);
+	m->todo = NULL;
+	for (i = 0; m->fail_rc == S3_OK && i < m->nparts; i++) {
+		if (!m->parts[i].done) {
+			set_err(err, errlen, "S3 UploadPart %u did not finish", i + 1);
+			m->fail_rc = S3_ERR_RETRY;
 		}
 	}
-	http_response_reset(&x.resp);
-	return rc;
+	return m->fail_rc;
 }
 
 static void abort_upload(struct mp *m)
@@ -327,7 +376,6 @@ static bool already_landed(struct mp *m)
 
 static int run(struct mp *m, bool if_none_match, bool *restart, char *err, size_t errlen)
 {
-	unsigned int i;
 	int rc;
 
 	*restart = false;
@@ -357,24 +405,18 @@ static int run(struct mp *m, bool if_none_match, bool *restart, char *err, size_
 	} else {
 		log_info("resuming multipart upload of s3://%s/%s", m->bucket, m->key);
 	}
-	for (i = 0; i < m->nparts; i++) {
-		if (m->parts[i].done)
-			continue;
-		rc = upload_part(m, i, err, errlen);
-		if (rc == S3_ERR_NOT_FOUND) { /* the upload we resumed is gone */
+	rc = upload_parts(m, err, errlen);
+	if (rc == S3_ERR_NOT_FOUND) { /* the upload we resumed is gone */
+		drop_state(m);
+		*restart = true;
+		return rc;
+	}
+	if (rc != S3_OK) {
+		if (rc != S3_ERR_RETRY) {
+			abort_upload(m);
 			drop_state(m);
-			*restart = true;
-			return rc;
 		}
-		if (rc != S3_OK) {
-			if (rc != S3_ERR_RETRY) {
-				abort_upload(m);
-				drop_state(m);
-			}
-			return rc;
-		}
-		if (save_state(m) != 0)
-			log_warn("cannot save multipart state in %s", m->state_dir);
+		return rc;
 	}
 	rc = complete_upload(m, if_none_match, err, errlen);
 	if (rc == S3_ERR_NOT_FOUND && already_landed(m))

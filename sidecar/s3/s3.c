@@ -150,6 +150,7 @@ int s3_config_resolve(struct s3_config *cfg, const struct dest_options *opts, ch
 	cfg->retry_cap_ms = 20000;
 	cfg->multipart_threshold = 64 * MiB;
 	cfg->part_size = 8 * MiB;
+	cfg->max_parallel_parts = 4;
 	v = (uint64_t)cfg->max_attempts;
 	if (env_number("COVSHIP_S3_MAX_ATTEMPTS", 1, 100, &v, err, errlen))
 		return -1;
@@ -166,6 +167,10 @@ int s3_config_resolve(struct s3_config *cfg, const struct dest_options *opts, ch
 	if (env_number("COVSHIP_S3_TIMEOUT_S", 1, 3600, &v, err, errlen))
 		return -1;
 	cfg->low_speed_time_s = (long)v;
+	v = (uint64_t)cfg->max_parallel_parts;
+	if (env_number("COVSHIP_S3_PARALLEL_PARTS", 1, 64, &v, err, errlen))
+		return -1;
+	cfg->max_parallel_parts = (int)v;
 	if (env_number("COVSHIP_S3_MULTIPART_THRESHOLD", 5 * MiB, 5ULL << 40,
 		       &cfg->multipart_threshold, err, errlen) ||
 	    env_number("COVSHIP_S3_PART_SIZE", 5 * MiB, 5ULL << 30, &cfg->part_size, err, errlen))
@@ -749,9 +754,9 @@ int s3_get_object_to_fd(struct s3_client *c, const char *bucket, const char *key
 	return rc;
 }
 
-/* One download in flight (or waiting for its backoff) in s3_get_objects. */
-struct get_slot {
-	struct s3_get_job *job;
+/* One request in flight (or waiting for its backoff) in s3_run_batch. */
+struct batch_slot {
+	size_t idx;
 	struct s3_req req;
 	struct attempt_state st;
 	struct http_xfer x;
@@ -759,6 +764,9 @@ struct get_slot {
 	CURL *h;
 	int64_t not_before_ms; /* monotonic; 0 = now */
 	bool busy;
+	bool in_multi;
+	int rc;
+	char err[512];
 };
 
 static int64_t now_ms(void)
@@ -770,43 +778,40 @@ static int64_t now_ms(void)
 }
 
 /* Start (or restart) the slot's transfer on the multi handle. */
-static int slot_start(struct s3_client *c, CURLM *m, struct get_slot *s)
+static int slot_start(struct s3_client *c, CURLM *m, struct batch_slot *s)
 {
-	struct s3_get_job *j = s->job;
 	int rc;
 
 	s->st.attempt++;
 	memset(&s->b, 0, sizeof(s->b));
-	rc = prepare(c, &s->req, &s->st, &s->x, &s->b, j->err, sizeof(j->err));
+	rc = prepare(c, &s->req, &s->st, &s->x, &s->b, s->err, sizeof(s->err));
 	if (rc == S3_OK && (http_xfer_setup(s->h, &s->x, &c->tls) != 0 ||
 			    curl_easy_setopt(s->h, CURLOPT_PRIVATE, s) != CURLE_OK ||
 			    curl_multi_add_handle(m, s->h) != CURLM_OK)) {
-		set_err(j->err, sizeof(j->err), "cannot start the download of %s", j->key);
+		set_err(s->err, sizeof(s->err), "cannot start an S3 transfer");
 		built_free(&s->b);
 		rc = S3_ERR_RETRY;
 	}
+	s->in_multi = rc == S3_OK;
 	return rc;
 }
 
-/* A transfer ended: finish the job or schedule its retry. Returns true
- * when the job is finished. */
-static bool slot_finished(struct s3_client *c, CURLM *m, struct get_slot *s, CURLcode code)
+/* A transfer ended: true when the request is finished (s->rc set), false
+ * when it was scheduled again. */
+static bool slot_finished(struct s3_client *c, CURLM *m, struct batch_slot *s, CURLcode code)
 {
-	struct s3_get_job *j = s->job;
 	enum verdict v;
 
 	curl_multi_remove_handle(m, s->h);
+	s->in_multi = false;
 	http_xfer_done(s->h, &s->x, code);
 	built_free(&s->b);
 	s->x.req.url = NULL;
 	s->x.req.headers = NULL;
-	v = judge(c, &s->req, &s->st, &s->x, &j->result, j->err, sizeof(j->err));
-	http_response_reset(&s->x.resp);
-	if (v == V_DONE) {
-		if (j->result == S3_OK)
-			j->err[0] = '\0';
+	v = judge(c, &s->req, &s->st, &s->x, &s->rc, s->err, sizeof(s->err));
+	if (v == V_DONE)
 		return true;
-	}
+	http_response_reset(&s->x.resp);
 	s->not_before_ms = now_ms();
 	if (v == V_BACKOFF)
 		s->not_before_ms += retry_backoff_ms(s->st.attempt, c->cfg.retry_base_ms,
@@ -814,93 +819,150 @@ static bool slot_finished(struct s3_client *c, CURLM *m, struct get_slot *s, CUR
 	return false;
 }
 
-int s3_get_objects(struct s3_client *c, const char *bucket, struct s3_get_job *jobs, size_t n,
-		   int max_parallel)
+/* Finish a slot: tell the caller, free the response. Returns the caller's
+ * verdict (non-zero: start nothing new). */
+static int slot_report(const struct s3_batch_ops *ops, void *ctx, struct batch_slot *s)
 {
-	struct get_slot *slots;
-	size_t next = 0, done = 0, i, nslots;
+	int stop = ops->done(ctx, s->idx, s->rc, &s->x, s->rc == S3_OK ? "" : s->err);
+
+	http_response_reset(&s->x.resp);
+	s->busy = false;
+	return stop;
+}
+
+void s3_run_batch(struct s3_client *c, size_t n, int max_parallel, const struct s3_batch_ops *ops,
+		  void *ctx)
+{
+	size_t next = 0, i, nslots, busy = 0;
+	struct batch_slot *slots;
 	CURLM *m = curl_multi_init();
-	int failed = 0;
+	bool stop = false;
 
 	if (max_parallel < 1)
 		max_parallel = 1;
 	nslots = (size_t)max_parallel < n ? (size_t)max_parallel : n;
 	slots = calloc(nslots ? nslots : 1, sizeof(*slots));
-	for (i = 0; i < n; i++) {
-		jobs[i].result = S3_ERR_RETRY;
-		snprintf(jobs[i].err, sizeof(jobs[i].err), "not downloaded");
-	}
 	for (i = 0; slots && i < nslots; i++)
 		if (!(slots[i].h = curl_easy_init()))
 			break;
 	if (!m || !slots || i < nslots)
-		goto out;
-	while (done < n) {
+		stop = true;
+	while (!stop || busy) {
 		int running = 0, timeout = 200, q;
 		int64_t t = now_ms();
 		CURLMsg *msg;
 
-		/* fill idle slots; start waiting retries whose time has come */
 		for (i = 0; i < nslots; i++) {
-			struct get_slot *s = &slots[i];
+			struct batch_slot *s = &slots[i];
 
-			if (!s->busy && next < n) {
-				s->job = &jobs[next++];
-				s3_req_init(&s->req, "GET", bucket, s->job->key);
-				s->req.out_fd = s->job->fd;
+			if (!s->busy && next < n && !stop) {
 				memset(&s->st, 0, sizeof(s->st));
+				s->idx = next++;
 				s->not_before_ms = 0;
+				s->err[0] = '\0';
+				s->rc = ops->prepare(ctx, s->idx, &s->req, s->err, sizeof(s->err));
 				s->busy = true;
-				s->x.h = NULL;
+				busy++;
+				if (s->rc != S3_OK) {
+					busy--;
+					stop = slot_report(ops, ctx, s) != 0;
+					i--; /* size_t wraps and comes back: retry this slot */
+					continue;
+				}
 			}
-			if (!s->busy || s->x.h || s->not_before_ms > t) {
-				if (s->busy && !s->x.h && s->not_before_ms - t < timeout)
+			if (!s->busy || s->in_multi)
+				continue;
+			if (s->not_before_ms > t) {
+				if (s->not_before_ms - t < timeout)
 					timeout = (int)(s->not_before_ms - t);
 				continue;
 			}
-			q = slot_start(c, m, s);
-			if (q != S3_OK) {
-				s->job->result = q;
-				s->busy = false;
-				done++;
-				i--; /* give the slot its next job in this pass */
+			s->rc = slot_start(c, m, s);
+			if (s->rc != S3_OK) {
+				busy--;
+				stop = slot_report(ops, ctx, s) != 0 || stop;
+				i--;
 			}
 		}
-		if (done >= n)
+		if (!busy && (stop || next >= n))
 			break;
 		if (curl_multi_perform(m, &running) != CURLM_OK ||
 		    curl_multi_poll(m, NULL, 0, timeout > 0 ? timeout : 1, NULL) != CURLM_OK)
 			break;
 		curl_multi_perform(m, &running);
 		while ((msg = curl_multi_info_read(m, &q))) {
-			struct get_slot *s = NULL;
+			struct batch_slot *s = NULL;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-			if (!s)
-				continue;
-			if (slot_finished(c, m, s, msg->data.result)) {
-				s->busy = false;
-				done++;
+			if (s && slot_finished(c, m, s, msg->data.result)) {
+				busy--;
+				stop = slot_report(ops, ctx, s) != 0 || stop;
 			}
-			s->x.h = NULL; /* not in the multi handle any more */
 		}
 	}
-out:
 	for (i = 0; slots && i < nslots; i++) {
-		if (slots[i].h) {
-			if (slots[i].x.h) {
-				curl_multi_remove_handle(m, slots[i].h);
-				built_free(&slots[i].b);
-			}
-			http_response_reset(&slots[i].x.resp);
-			curl_easy_cleanup(slots[i].h);
+		struct batch_slot *s = &slots[i];
+
+		if (s->in_multi) {
+			curl_multi_remove_handle(m, s->h);
+			built_free(&s->b);
 		}
+		if (s->busy) {
+			s->rc = S3_ERR_RETRY;
+			snprintf(s->err, sizeof(s->err), "the transfer engine failed");
+			slot_report(ops, ctx, s);
+		}
+		http_response_reset(&s->x.resp);
+		if (s->h)
+			curl_easy_cleanup(s->h);
 	}
 	free(slots);
 	if (m)
 		curl_multi_cleanup(m);
+}
+
+/* s3_get_objects as a batch of GETs. */
+struct get_batch {
+	const char *bucket;
+	struct s3_get_job *jobs;
+};
+
+static int get_prepare(void *ctx, size_t i, struct s3_req *r, char *err, size_t errlen)
+{
+	struct get_batch *g = ctx;
+
+	(void)err;
+	(void)errlen;
+	s3_req_init(r, "GET", g->bucket, g->jobs[i].key);
+	r->out_fd = g->jobs[i].fd;
+	return S3_OK;
+}
+
+static int get_done(void *ctx, size_t i, int rc, struct http_xfer *x, const char *err)
+{
+	struct get_batch *g = ctx;
+
+	(void)x;
+	g->jobs[i].result = rc;
+	snprintf(g->jobs[i].err, sizeof(g->jobs[i].err), "%s", err);
+	return 0;
+}
+
+int s3_get_objects(struct s3_client *c, const char *bucket, struct s3_get_job *jobs, size_t n,
+		   int max_parallel)
+{
+	static const struct s3_batch_ops ops = { get_prepare, get_done };
+	struct get_batch g = { bucket, jobs };
+	int failed = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		jobs[i].result = S3_ERR_RETRY;
+		snprintf(jobs[i].err, sizeof(jobs[i].err), "not downloaded");
+	}
+	s3_run_batch(c, n, max_parallel, &ops, &g);
 	for (i = 0; i < n; i++)
 		failed += jobs[i].result != S3_OK;
 	return failed;

@@ -41,6 +41,7 @@ struct s3_config {
 	long retry_cap_ms;
 	uint64_t multipart_threshold; /* files at least this large go multipart */
 	uint64_t part_size;           /* >= 8 MiB, raised to stay <= 10,000 parts */
+	int max_parallel_parts;       /* multipart parts in flight at once */
 };
 
 /* Fill cfg from opts (may be NULL) and the environment:

@@ -50,6 +50,18 @@ void s3_req_header(struct s3_req *r, const char *name, const char *value);
 int s3_request(struct s3_client *c, const struct s3_req *r, struct http_xfer *x, char *err,
 	       size_t errlen);
 
+/* Up to max_parallel requests at once over one libcurl multi handle, each
+ * retried on its own. prepare() fills request i just before it first
+ * starts (what it points to must live until done(i)); done() gets the
+ * final result and response of request i and returns non-zero to start no
+ * further requests (those in flight still finish). */
+struct s3_batch_ops {
+	int (*prepare)(void *ctx, size_t i, struct s3_req *r, char *err, size_t errlen);
+	int (*done)(void *ctx, size_t i, int rc, struct http_xfer *x, const char *err);
+};
+void s3_run_batch(struct s3_client *c, size_t n, int max_parallel, const struct s3_batch_ops *ops,
+		  void *ctx);
+
 /* One pass over a file range: hex SHA-256, base64 SHA-256, base64 MD5. */
 struct s3_digests {
 	char sha256_hex[65];

@@ -10,6 +10,8 @@ missing from the docs, or documented but gone from --help, fails.
 
     check_config_docs.py CONFIGURATION.md COVSHIP_SHIM COVSHIP
 """
+import glob
+import os
 import re
 import subprocess
 import sys
@@ -87,6 +89,29 @@ def main(argv):
             problems.append(f"## {title}: {n} is documented but not in --help")
         print(f"{title}: {len(helped)} options/variables in --help, "
               f"{len(documented)} documented")
+    # Environment variables the code reads but --help does not list (the S3
+    # tunables, ...) must still be documented somewhere on the page, and
+    # every COVSHIP_* on the page must exist in the code.
+    src = os.path.dirname(os.path.dirname(os.path.abspath(md_path)))
+    in_code = set()
+    for d in ("shim", "sidecar", "sidecar/s3", "common"):
+        for path in glob.glob(os.path.join(src, d, "*.[ch]")):
+            in_code |= set(re.findall(r'"(COVSHIP_[A-Z0-9_]+)', open(path).read()))
+    with open(md_path) as f:
+        text = f.read()
+    page = set(ENV.findall(text))
+    prefixes = {v for v in in_code if v.endswith("_")}  # COVSHIP_LABEL_<NAME>
+    in_code -= prefixes
+    for v in sorted(prefixes):
+        if v not in text:
+            problems.append(f"{v}* is read by the code but not documented in {md_path}")
+    for v in sorted(in_code - page):
+        problems.append(f"{v} is read by the code but not documented in {md_path}")
+    for v in sorted(page - in_code):
+        if not any(v.startswith(p) for p in prefixes):
+            problems.append(f"{v} is documented but the code never reads it")
+    print(f"code reads {len(in_code)} COVSHIP_* variables, all documented"
+          if not any("read by the code" in p for p in problems) else "")
     for p in problems:
         print("check_config_docs: " + p, file=sys.stderr)
     # The check must be able to fail: drop one documented name and it must notice.

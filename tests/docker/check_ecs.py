@@ -11,8 +11,12 @@
     check_ecs.py --self-test TASKDEF.json
         the file must pass, and every deliberately broken copy of it must fail
         with the expected problem (so the checks can catch what they claim).
+    --shim PATH --covship PATH
+        read the defaults of --grace and --drain-timeout from the programs'
+        --help instead of trusting the copies below.
 """
 import copy
+import re
 import json
 import shlex
 import sys
@@ -26,6 +30,16 @@ SHIM_GRACE_DEFAULT = 25         # covship-shim --grace
 DRAIN_DEFAULT = 60              # covship watch --drain-timeout
 ECS_STOP_DEFAULT = 30           # ECS stopTimeout when unset
 FARGATE_STOP_MAX = 120
+
+
+def help_default(argv, option):
+    """The '(default N)' / 'default N' printed next to option in --help."""
+    import subprocess
+    out = subprocess.run(argv + ["--help"], capture_output=True, text=True, timeout=10).stdout
+    m = re.search(re.escape(option) + r"\b.*?default (\d+)", out, re.S)
+    if not m:
+        raise SystemExit(f"cannot find the default of {option} in {' '.join(argv)} --help")
+    return int(m.group(1))
 
 
 def op_model():
@@ -277,8 +291,21 @@ def mutations(td):
 
 
 def main(argv):
+    global SHIM_GRACE_DEFAULT, DRAIN_DEFAULT
     self_test = "--self-test" in argv
-    paths = [a for a in argv if a != "--self-test"]
+    argv = [a for a in argv if a != "--self-test"]
+    for opt in ("--shim", "--covship"):
+        if opt in argv:
+            i = argv.index(opt)
+            prog = argv[i + 1]
+            del argv[i:i + 2]
+            if opt == "--shim":
+                SHIM_GRACE_DEFAULT = help_default([prog], "--grace")
+            else:
+                DRAIN_DEFAULT = help_default([prog, "watch"], "--drain-timeout")
+            print(f"defaults from {prog}: grace {SHIM_GRACE_DEFAULT} s, "
+                  f"drain {DRAIN_DEFAULT} s")
+    paths = argv
     if len(paths) != 1:
         print(__doc__, file=sys.stderr)
         return 2

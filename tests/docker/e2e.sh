@@ -11,10 +11,13 @@
 # Runs:
 #   1. COVERAGE_MODE=process (COVERAGE_PROCESS_START + .pth), stopped in ECS
 #      order: `podman stop -t 30` the app, then the sidecar;
-#   2. COVERAGE_MODE=wsgi (the blog's hook), both stopped at once (ECS
-#      without dependsOn);
-#   3. control: the app SIGKILLed (what ECS does after stopTimeout): the same
-#      checks must report the loss, so they can fail.
+#   2. COVERAGE_MODE=wsgi (the blog's hook) under gunicorn --preload (the
+#      trap where per-PID names taken at import make every worker write the
+#      same file), both stopped at once (ECS without dependsOn);
+#   3. control: a stop timeout shorter than an in-flight request (`podman stop
+#      -t 2` while /slow/8 runs; ECS stopTimeout below gunicorn's graceful
+#      timeout): the SIGKILL comes before the flush, and the same checks must
+#      report the loss, so they can fail.
 # Each run's bundles go under their own prefix and are checked by
 # check_e2e.py: every worker's file in S3, SHA-256s, marker, and `covship pull
 # --combine --map /app=$WS` giving hits on the requested views only.
@@ -61,6 +64,12 @@ BUILD_IMG=localhost/covship-build:test
 SIDECAR_IMG=localhost/covship-sidecar:test
 APP_IMG=localhost/covship-example-app:test
 t0=$(date +%s)
+# The previous images of these tags become dangling when a source changes:
+# remove those (only ours, by ID) so repeated runs do not fill the disk.
+old_ids=""
+for img in "$BUILD_IMG" "$SIDECAR_IMG" "$APP_IMG"; do
+	old_ids="$old_ids $($P image inspect -f '{{.Id}}' "$img" 2>/dev/null || true)"
+done
 build() {
 	if ! $P build --network host --build-arg BASE="$BASE_IMAGE" --build-arg BUILDER="$BUILD_IMG" \
 		"$@" >"$TMP/build.log" 2>&1; then
@@ -72,6 +81,12 @@ build -f "$SRC/docker/Dockerfile.build" -t "$BUILD_IMG" "$SRC"
 build -t "$SIDECAR_IMG" "$SRC/docker/sidecar"
 build -t "$APP_IMG" "$SRC/docker/example-app"
 log "images built in $(($(date +%s) - t0)) s"
+for id in $old_ids; do
+	case " $($P image inspect -f '{{.Id}}' "$BUILD_IMG" "$SIDECAR_IMG" "$APP_IMG" | tr '\n' ' ') " in
+	*" $id "*) ;;
+	*) $P rmi "$id" >/dev/null 2>&1 || true ;;
+	esac
+done
 
 # The Jenkins workspace: the app's sources at another path than /app.
 WS=$TMP/workspace
@@ -82,9 +97,10 @@ free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# run NAME MODE STOP DRAIN: one app + sidecar pair; leaves the prefix in $PREFIX.
+# run NAME MODE STOP DRAIN [GUNICORN_CMD_ARGS]: one app + sidecar pair;
+# leaves the prefix in $PREFIX.
 run() {
-	name=$1 mode=$2 stop=$3 drain=$4
+	name=$1 mode=$2 stop=$3 drain=$4 gargs=${5:-}
 	vol=covship-e2e-$tag-$name
 	sc=covship-e2e-$tag-$name-sidecar
 	app=covship-e2e-$tag-$name-app
@@ -104,6 +120,7 @@ run() {
 	CONTAINERS="$CONTAINERS $app"
 	$P run -d --name "$app" --network host -v "$vol:/coverage" \
 		-e PORT="$port" -e WEB_CONCURRENCY=$WORKERS -e COVERAGE_MODE="$mode" \
+		-e GUNICORN_CMD_ARGS="$gargs" \
 		"$APP_IMG" >/dev/null
 
 	# Every worker must have served (so every worker is booted): collect
@@ -127,9 +144,18 @@ run() {
 		wait $p1
 		wait $p2
 		;;
-	kill)
-		$P kill -s KILL "$app" >/dev/null
+	short)
+		# A request that outlasts the stop timeout keeps its worker busy.
+		$PY -c 'import sys, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=20)
+except Exception:
+    pass' "http://127.0.0.1:$port/slow/8" &
+		slowreq=$!
+		sleep 1
+		$P stop -t 2 "$app" >/dev/null
 		$P stop -t 60 "$sc" >/dev/null
+		wait $slowreq || true
 		;;
 	esac
 	$P wait "$app" "$sc" >/dev/null 2>&1 || true
@@ -158,16 +184,19 @@ run process process ecs 40
 [ "$APP_RC" = 0 ] && [ "$SC_RC" = 0 ] || { show_logs process; fail "process: exit codes app $APP_RC sidecar $SC_RC (want 0 0)"; }
 check process --mode process || { show_logs process; fail "process mode / ECS order"; }
 
-run wsgi wsgi together 40
+run wsgi wsgi together 40 --preload
 [ "$APP_RC" = 0 ] && [ "$SC_RC" = 0 ] || { show_logs wsgi; fail "wsgi: exit codes app $APP_RC sidecar $SC_RC (want 0 0)"; }
-check wsgi --mode wsgi || { show_logs wsgi; fail "wsgi mode / stopped together"; }
+# --preload: the hook runs in the master too, so one file more than workers.
+check wsgi --mode wsgi-preload || { show_logs wsgi; fail "wsgi mode + --preload / stopped together"; }
 
-# Control: SIGKILL the app (no flush, no done.json). The sidecar gives up
-# after its drain timeout; the checks must see the loss.
-run control process kill 3
+# Control: the stop timeout (2 s) is shorter than a request in flight (8 s):
+# the worker is still serving when the SIGKILL comes, the shim never writes
+# done.json. The sidecar gives up after its drain timeout; the checks must
+# see the loss.
+run control process short 4
 if check control --mode process --quiet; then
 	show_logs control
-	fail "control: the checks passed although the app was SIGKILLed"
+	fail "control: the checks passed although the stop timeout cut the flush"
 fi
-log "control: SIGKILLed app detected as losing coverage (as it must)"
+log "control: a stop timeout shorter than the flush is detected as lost coverage (as it must)"
 log "PASS"

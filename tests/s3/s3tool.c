@@ -2,6 +2,7 @@
 /*
  * Test driver for the S3 module (also reusable by other areas' tests):
  *   s3tool put BUCKET KEY FILE [--if-none-match] [--state-dir DIR]
+ *   s3tool putmany BUCKET PREFIX FILE...   (one client, one after the other)
  *   s3tool deliver s3://BUCKET/PREFIX KEY FILE SHA256 SPOOLDIR
  *   s3tool list BUCKET PREFIX          ("KEY SIZE" per line; repeated
  *                                       S3TOOL_REPEAT times, S3TOOL_SLEEP_MS apart,
@@ -128,6 +129,16 @@ int main(int argc, char **argv)
 				po.state_dir = argv[++i];
 		}
 		rc = s3_put_file(c, argv[2], argv[3], argv[4], &po, err, sizeof(err));
+	} else if (strcmp(argv[1], "putmany") == 0 && argc >= 5) {
+		for (int i = 4; i < argc; i++) {
+			const char *base = strrchr(argv[i], '/');
+			char key[2048];
+
+			snprintf(key, sizeof(key), "%s%s", argv[3], base ? base + 1 : argv[i]);
+			rc = s3_put_file(c, argv[2], key, argv[i], NULL, err, sizeof(err));
+			if (rc != S3_OK)
+				break;
+		}
 	} else if (strcmp(argv[1], "list") == 0 && argc == 4) {
 		int n = getenv("S3TOOL_REPEAT") ? atoi(getenv("S3TOOL_REPEAT")) : 1;
 		long ms = getenv("S3TOOL_SLEEP_MS") ? atol(getenv("S3TOOL_SLEEP_MS")) : 0;

@@ -74,6 +74,19 @@ def parse_args(extra=None):
     if extra:
         extra(p)
     a = p.parse_args()
+    if os.geteuid() != 0:
+        print("SKIP: needs root (unshare --pid creates a PID namespace)",
+              flush=True)
+        sys.exit(77)
+    missing = [f for f in (TINI, DUMB_INIT, "/usr/bin/unshare")
+               if not os.access(f, os.X_OK)]
+    r = subprocess.run([PYTHON, "-c", "import gunicorn, django, coverage"],
+                       capture_output=True)
+    if missing or r.returncode != 0:
+        print(f"FAIL: missing {missing or ''} {r.stderr.decode()[-200:]}; "
+              "run scripts/deps.sh (tini dumb-init gunicorn python3-django "
+              "python3-coverage)", flush=True)
+        sys.exit(1)
     if not os.access(a.shim, os.X_OK):
         print(f"FAIL: covship-shim not executable at {a.shim}", flush=True)
         sys.exit(1)

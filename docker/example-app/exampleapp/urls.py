@@ -9,4 +9,5 @@ urlpatterns = [
     path("hello/<str:name>", views.hello),
     path("report", views.report),
     path("admin-only", views.admin_only),
+    path("slow/<int:seconds>", views.slow),
 ]

@@ -4,6 +4,7 @@ The end-to-end test requests some of them and checks, in the Cobertura XML
 that `covship pull --combine` writes, that their lines were hit and that the
 lines of the others were not. Keep each view's body on its own lines."""
 import os
+import time
 
 from django.http import HttpResponse, JsonResponse
 
@@ -40,3 +41,11 @@ def report(request):
 def admin_only(request):
     # Never requested by the tests either.
     return HttpResponse("no\n", status=403)
+
+
+def slow(request, seconds):
+    # A long request: shows why gunicorn's graceful timeout, covship-shim's
+    # grace and the container's stop timeout must nest (the worker finishes
+    # it before it exits and saves its coverage).
+    time.sleep(min(seconds, 60))
+    return HttpResponse("slept\n")

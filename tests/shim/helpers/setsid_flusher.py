@@ -3,7 +3,8 @@
 setsid, fork) and flushes slowly on SIGTERM, then waits for SIGTERM itself.
 
 usage: setsid_flusher.py OUTDIR FLUSH_SECONDS
-The daemon writes OUTDIR/daemon.pid once its handler is installed, and
+The daemon writes OUTDIR/daemon.pid (its pid, its session id, the main
+child's session id) once its handler is installed, and
 OUTDIR/flushed (its pid) after sleeping FLUSH_SECONDS on SIGTERM.
 """
 import os
@@ -29,13 +30,14 @@ def daemon():
         write("flushed", str(os.getpid()))
         os._exit(0)
     signal.signal(signal.SIGTERM, on_term)
-    write("daemon.pid", "%d %d" % (os.getpid(), os.getsid(0)))
+    write("daemon.pid", "%d %d %d" % (os.getpid(), os.getsid(0), main_sid))
     end = time.monotonic() + 120   # never outlive a broken test for long
     while time.monotonic() < end:
         time.sleep(1)
     os._exit(3)
 
 
+main_sid = os.getsid(0)
 pid = os.fork()
 if pid == 0:
     os.setsid()

@@ -47,6 +47,26 @@ expect "cannot create directory $tmp/file/sub: Not a directory" COVSHIP_DIR="$tm
 # a mount namespace; a file system that refuses writes: /proc).
 expect "make the coverage dir writable" -- --coverage-dir /proc/self sh -c "$touch_cmd"
 
+# Really unwritable: a 0555 directory, for an unprivileged user (root
+# ignores permissions). The shim must run as that user to see it.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod 0755 "$tmp"
+	mkdir -m 0555 "$tmp/ro"
+	run_as_nobody() {
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+	}
+	run_as_nobody "$shim" --coverage-dir "$tmp/ro" -- sh -c "touch $tmp/started-nobody" \
+		>/dev/null 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" != 2 ] || [ "$(wc -l <"$tmp/err")" != 1 ] ||
+		! grep -q "cannot create directory $tmp/ro/.covship: Permission denied; make the coverage dir writable by uid 65534" "$tmp/err" ||
+		[ -e "$tmp/started-nobody" ]; then
+		echo "FAIL: unwritable coverage dir: rc=$rc" >&2
+		cat "$tmp/err" >&2
+		fails=$((fails + 1))
+	fi
+fi
+
 # Control: the same command with good options does start (exit 0, file made).
 if ! "$shim" -q -- sh -c "$touch_cmd" || [ ! -e "$proof" ]; then
 	echo "FAIL: control run did not start the command" >&2

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "keytemplate.h"
+
+static const struct key_vars vars = { "0123456789abcdef0123456789abcdef", "ip-10-0-0-1", "abc123",
+				      "jenkins-app-42", "2026-11-25", 7,
+				      "0123456789abcdef0123456789abcdef-000007.tar.gz" };
+
+static void test_default_and_all(void **state)
+{
+	char out[512], err[256];
+
+	(void)state;
+	assert_int_equal(keytemplate_expand("{run_id}/{bundle}", &vars, out, sizeof(out), err,
+					    sizeof(err)), 0);
+	assert_string_equal(out, "0123456789abcdef0123456789abcdef/"
+				 "0123456789abcdef0123456789abcdef-000007.tar.gz");
+	assert_int_equal(keytemplate_expand("{build}/{date}/{hostname}/{task_id}/{seq}.x", &vars,
+					    out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "jenkins-app-42/2026-11-25/ip-10-0-0-1/abc123/000007.x");
+}
+
+static void test_sanitised_values(void **state)
+{
+	struct key_vars v = vars;
+	char out[512], err[256];
+
+	(void)state;
+	v.build = "../../etc/passwd";
+	v.hostname = "..";
+	v.task_id = NULL;
+	assert_int_equal(keytemplate_expand("{build}/{hostname}/{task_id}", &v, out, sizeof(out),
+					    err, sizeof(err)), 0);
+	assert_string_equal(out, ".._.._etc_passwd/_/local");
+}
+
+static void test_errors(void **state)
+{
+	char out[64], err[256];
+
+	(void)state;
+	assert_int_equal(keytemplate_expand("{nope}", &vars, out, sizeof(out), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "{nope}"));
+	assert_int_equal(keytemplate_expand("{run_id", &vars, out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(keytemplate_expand("a}b", &vars, out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(keytemplate_expand("/abs/{seq}", &vars, out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(keytemplate_expand("a//{seq}", &vars, out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(keytemplate_expand("../{seq}", &vars, out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(keytemplate_expand("x/", &vars, out, sizeof(out), err, sizeof(err)), -1);
+	/* too long for the buffer */
+	assert_int_equal(keytemplate_expand("{bundle}{bundle}", &vars, out, sizeof(out), err,
+					    sizeof(err)), -1);
+	assert_int_equal(keytemplate_check("", err, sizeof(err)), -1);
+	assert_int_equal(keytemplate_check("{run_id}/{bundle}", err, sizeof(err)), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_and_all),
+		cmocka_unit_test(test_sanitised_values),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
