@@ -142,8 +142,13 @@ grep -i 'deliver\|upload\|error' "$TMP/sidecar.log" | tail -5 || true
 
 say "Jenkins side: covship pull $DEST --out $OUT --combine --map $APP=$top/docker/example-app"
 rm -rf "$OUT"
-"$COVSHIP" pull "$DEST" --out "$OUT" --combine --map "$APP=$top/docker/example-app" ||
-	die "covship pull failed"
+"$COVSHIP" pull "$DEST" --out "$OUT" --combine --map "$APP=$top/docker/example-app" \
+	>"$TMP/pull.out" || { cat "$TMP/pull.out"; die "covship pull failed"; }
+cat "$TMP/pull.out"
+# One data file per gunicorn worker: none was lost on the way.
+grep -q " $WORKERS data files combined" "$TMP/pull.out" ||
+	die "expected $WORKERS data files (one per worker)"
+echo "every worker's coverage file arrived: $WORKERS workers, $WORKERS data files"
 [ -s "$OUT/coverage.xml" ] || die "covship pull wrote no $OUT/coverage.xml"
 
 say "coverage report"

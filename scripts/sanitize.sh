@@ -39,7 +39,7 @@ run_asan() {
 	# Every report also lands in a file: a sanitizer error in a process whose
 	# exit status a test does not look at (a helper, a child of the shim) still
 	# fails this run.
-	ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$logs/asan:log_exe_name=1"
+	ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0:log_path=$logs/asan:log_exe_name=1"
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan:log_exe_name=1"
 	export ASAN_OPTIONS UBSAN_OPTIONS
 	rc=0

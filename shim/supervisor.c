@@ -266,14 +266,10 @@ static void on_signal(struct supervisor *sv, int sig, int sender)
 	/*
 	 * The shim's own doing (a SIGPIPE or SIGTTOU from writing a log line to
 	 * a closed pipe or a terminal): not news for the child, and a SIGPIPE
-	 * would kill it.
+	 * would kill it. Not logged either: that write would raise it again.
 	 */
-	if (sender == sv->self) {
-		char buf[24];
-
-		log_debug("%s caused by the shim itself: not forwarded", signals_name(sig, buf));
+	if (sender == sv->self)
 		return;
-	}
 	forward(sv, sig, sender);
 	if (sig != SIGTERM && sig != SIGINT)
 		return;
@@ -285,9 +281,12 @@ static void on_signal(struct supervisor *sv, int sig, int sender)
 		begin_shutdown(sv, sig == SIGTERM ? "SIGTERM received" : "SIGINT received");
 }
 
+/* Bounded, so that a flood of signals cannot starve reaping. */
+#define SIGNALS_PER_WAKEUP 64
+
 static void drain_signals(struct supervisor *sv)
 {
-	for (;;) {
+	for (int i = 0; i < SIGNALS_PER_WAKEUP; i++) {
 		int sig, sender;
 		int rc = signals_next(sv->sig, &sig, &sender);
 

@@ -31,21 +31,25 @@ struct sink {
 	EVP_MD_CTX *md;
 };
 
+/*
+ * A failed write is remembered, not reported to libarchive: an archive in
+ * the FATAL state is freed without closing its filters, which leaks zlib's
+ * state on every retry of a full disk. We check sink.err after each call
+ * and abandon the bundle ourselves.
+ */
 static la_ssize_t sink_write(struct archive *a, void *ud, const void *buf, size_t len)
 {
 	struct sink *s = ud;
-	int e = write_all_fd(s->fd, buf, len);
+	int e;
 
-	if (e < 0) {
+	(void)a;
+	if (s->err)
+		return (la_ssize_t)len;
+	e = write_all_fd(s->fd, buf, len);
+	if (e < 0)
 		s->err = -e;
-		archive_set_error(a, -e, "%s", strerror(-e));
-		return -1;
-	}
-	if (!EVP_DigestUpdate(s->md, buf, len)) {
+	else if (!EVP_DigestUpdate(s->md, buf, len))
 		s->err = EIO;
-		archive_set_error(a, EIO, "SHA-256 failed");
-		return -1;
-	}
 	return (la_ssize_t)len;
 }
 
@@ -62,11 +66,12 @@ struct builder {
 static int arch_fail(struct builder *b, const char *what)
 {
 	int e = b->sink.err ? b->sink.err : archive_errno(b->a);
+	const char *msg = archive_error_string(b->a);
 
 	if (e <= 0)
 		e = EIO;
 	snprintf(b->err, b->errlen, "bundle: %s: %s", what,
-		 b->sink.err ? strerror(b->sink.err) : archive_error_string(b->a));
+		 b->sink.err ? strerror(b->sink.err) : msg ? msg : "libarchive error");
 	return -e;
 }
 
@@ -140,7 +145,7 @@ static int copy_body(struct builder *b, int fd, const char *path, uint64_t size,
 		}
 		if (!EVP_DigestUpdate(ctx, b->buf, (size_t)n))
 			e = -EIO;
-		else if (archive_write_data(b->a, b->buf, (size_t)n) != n)
+		else if (archive_write_data(b->a, b->buf, (size_t)n) != n || b->sink.err)
 			e = arch_fail(b, "write");
 		left -= (uint64_t)n;
 	}
@@ -184,7 +189,7 @@ static int add_file(struct builder *b, int rootfd, const struct plan_file *pf)
 	/* ARCHIVE_WARN: a name that is not text in the locale; pax then stores
 	 * its raw bytes (hdrcharset=BINARY), which is what we want. */
 	r = archive_write_header(b->a, entry);
-	e = r != ARCHIVE_OK && r != ARCHIVE_WARN ? arch_fail(b, pf->path) : 0;
+	e = (r != ARCHIVE_OK && r != ARCHIVE_WARN) || b->sink.err ? arch_fail(b, pf->path) : 0;
 	archive_entry_free(entry);
 	if (!e)
 		e = copy_body(b, fd, pf->path, now.size, mf->sha256);
@@ -223,7 +228,7 @@ static int add_manifest(struct builder *b, const struct bundle_params *bp, const
 		e = -ENOMEM;
 	else if (archive_write_header(b->a, entry) != ARCHIVE_OK)
 		e = arch_fail(b, "manifest header");
-	else if (archive_write_data(b->a, json, len) != (la_ssize_t)len)
+	else if (archive_write_data(b->a, json, len) != (la_ssize_t)len || b->sink.err)
 		e = arch_fail(b, "manifest");
 	archive_entry_free(entry);
 	cJSON_free(json);
@@ -244,7 +249,7 @@ static int write_entries(struct builder *b, const struct bundle_params *bp, cons
 	}
 	if (!e)
 		e = add_manifest(b, bp, p);
-	if (!e && archive_write_close(b->a) != ARCHIVE_OK)
+	if (!e && (archive_write_close(b->a) != ARCHIVE_OK || b->sink.err))
 		e = arch_fail(b, "close");
 	return e;
 }
@@ -306,8 +311,13 @@ int bundle_build(const struct bundle_params *bp, const char *spool_dir, const st
 		*nwritten = b.ndone;
 	}
 out:
-	if (b.a)
-		archive_write_free(b.a); /* after a failure: no close, nothing flushed */
+	if (b.a) {
+		/* after a failure: close (into the discarding sink) so the
+		 * compressor releases its state, then free */
+		if (e)
+			(void)archive_write_close(b.a);
+		archive_write_free(b.a);
+	}
 	if (b.sink.fd >= 0)
 		close(b.sink.fd);
 	if (e && unlink(tmp) < 0 && errno != ENOENT)

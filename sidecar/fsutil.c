@@ -121,13 +121,24 @@ int unlink_if_same(int rootfd, const char *relpath, const struct file_id *id)
 		e = -ESTALE;
 		goto out;
 	}
-	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
-		e = -errno;
-		goto out;
-	}
-	if (fsync(dfd) < 0)
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 		e = -errno;
 out:
+	close(dfd);
+	return e;
+}
+
+int fsync_parent(int rootfd, const char *relpath)
+{
+	const char *name;
+	int dfd = open_parent(rootfd, relpath, &name), e = 0;
+
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	if (fsync(dfd) < 0)
+		e = -errno;
 	close(dfd);
 	return e;
 }

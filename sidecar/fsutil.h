@@ -37,10 +37,13 @@ int open_parent(int rootfd, const char *relpath, const char **name);
  * that is not a regular file, other -errno as they come. */
 int open_regular(int rootfd, const char *relpath, struct stat *st);
 
-/* Remove relpath only if it is still the regular file `id`; then fsync its
- * directory. 0 when removed or already gone, -ESTALE when it changed (kept),
- * other -errno. */
+/* Remove relpath only if it is still the regular file `id`. The caller
+ * makes the removal durable with fsync_parent() (once per directory).
+ * 0 when removed or already gone, -ESTALE when it changed (kept), other
+ * -errno. */
 int unlink_if_same(int rootfd, const char *relpath, const struct file_id *id);
+/* fsync the directory holding relpath; 0 when it is gone. -errno. */
+int fsync_parent(int rootfd, const char *relpath);
 
 /* mkdir -p with mode for the last components. Returns -errno. */
 int mkdir_p(const char *path, unsigned int mode);

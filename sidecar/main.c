@@ -47,7 +47,9 @@ int main(int argc, char **argv)
 		printf("covship %s\n", COVSHIP_VERSION);
 		return 0;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	/* libcurl (and OpenSSL behind it) is initialised only where used: the S3
+	 * client does it itself, so an idle file:// watcher stays small. */
+	if (!strcmp(cmd, "pull") && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("libcurl initialisation failed");
 		return 1;
 	}
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
 		log_error("unknown command '%s'; see 'covship --help'", cmd);
 		rc = 2;
 	}
-	curl_global_cleanup();
+	if (!strcmp(cmd, "pull"))
+		curl_global_cleanup();
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ enum {
 #define MAX_JOBS 64
 #define DEFAULT_PYTHON "/usr/bin/python3"
 #define MAX_MAPS 64
+#define PULL_BATCH 256 /* at most this many bundles fetched before extraction */
 
 struct pull_opts {
 	const char *url;
@@ -429,26 +431,24 @@ static void pull_one(struct pull_run *r, size_t i)
 	(void)pull_rmtree_at(r->work_fd, staging); /* gone after place(), else a failure's */
 }
 
-static int fetch_and_extract(struct pull_run *r, struct pull_source *src)
+/* Fetch bundles [off, off + n) into their own download directory, then
+ * verify and extract them; the downloads are removed afterwards. */
+static int pull_batch(struct pull_run *r, struct pull_source *src, size_t off, size_t n)
 {
-	char dlname[] = "dl";
-	int dlfd;
+	char dlname[32];
 	size_t i;
+	int dlfd;
 
+	snprintf(dlname, sizeof(dlname), "dl%06zu", off);
 	if (mkdirat(r->work_fd, dlname, 0700) < 0 ||
 	    (dlfd = openat(r->work_fd, dlname, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		log_error("cannot create a download directory in %s: %s", r->out_abs,
 			  strerror(errno));
 		return -1;
 	}
-	r->nfetch_failed = src->ops->fetch(src, r->list.v, r->list.n, dlfd, (int)r->o->jobs);
+	r->nfetch_failed += src->ops->fetch(src, r->list.v + off, n, dlfd, (int)r->o->jobs);
 	close(dlfd);
-	r->pulled = calloc(r->list.n, sizeof(*r->pulled));
-	if (!r->pulled) {
-		log_error("out of memory");
-		return -1;
-	}
-	for (i = 0; i < r->list.n; i++) {
+	for (i = off; i < off + n; i++) {
 		if (r->list.v[i].fd < 0) {
 			log_error("bundle %s: %s", r->list.v[i].key, r->list.v[i].err);
 			continue;
@@ -456,6 +456,38 @@ static int fetch_and_extract(struct pull_run *r, struct pull_source *src)
 		pull_one(r, i);
 		close(r->list.v[i].fd);
 		r->list.v[i].fd = -1;
+	}
+	(void)pull_rmtree_at(r->work_fd, dlname);
+	return 0;
+}
+
+/* Every fetched bundle holds a file descriptor (and, from S3, disk space)
+ * until it is extracted: fetch in batches that leave room under
+ * RLIMIT_NOFILE for extraction, libcurl and coverage.py. */
+static size_t batch_size(void)
+{
+	struct rlimit rl;
+	rlim_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return PULL_BATCH;
+	room = rl.rlim_cur > 64 ? (rl.rlim_cur - 64) / 2 : 1;
+	return room < PULL_BATCH ? (room ? (size_t)room : 1) : PULL_BATCH;
+}
+
+static int fetch_and_extract(struct pull_run *r, struct pull_source *src)
+{
+	size_t off, n, batch = batch_size();
+
+	r->pulled = calloc(r->list.n, sizeof(*r->pulled));
+	if (!r->pulled) {
+		log_error("out of memory");
+		return -1;
+	}
+	for (off = 0; off < r->list.n; off += n) {
+		n = r->list.n - off < batch ? r->list.n - off : batch;
+		if (pull_batch(r, src, off, n) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -35,7 +35,7 @@ static enum dest_result push_once(struct shipper *sh, const char *run_id)
 		log_info("nothing new to push in %s", sh->o->dir);
 	} else {
 		enum dest_result r2 = ship_files(sh, rs.have_run ? rs.run_id : run_id, rs.done,
-						 &files);
+						 &files, NULL);
 		if (r2 != DEST_OK)
 			r = r2;
 	}

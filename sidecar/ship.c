@@ -84,7 +84,18 @@ void ship_status(struct shipper *sh, const char *state)
 /* After DEST_OK: the sources (unless --keep-sources), then the bundle, then
  * the plan. The plan goes last: while it exists a restart knows the
  * bundle's key and that it was delivered. */
-static int clean_up(struct shipper *sh, const struct plan *p, const char *bundle_path)
+static bool same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	size_t la = sa ? (size_t)(sa - a) : 0, lb = sb ? (size_t)(sb - b) : 0;
+
+	return la == lb && !memcmp(a, b, la);
+}
+
+/* Remove the delivered sources (unless --keep-sources), then fsync each
+ * directory once: the removals must be durable before the plan goes, or a
+ * crash could bring a delivered file back and ship it twice. */
+static int remove_sources(struct shipper *sh, const struct plan *p)
 {
 	size_t i;
 	int e;
@@ -100,13 +111,27 @@ static int clean_up(struct shipper *sh, const struct plan *p, const char *bundle
 			log_info("kept %s: it changed after it was bundled", p->files[i].path);
 		else if (e < 0)
 			log_warn("cannot remove delivered %s: %s", p->files[i].path, strerror(-e));
+		if (i + 1 == p->nfiles || !same_dir(p->files[i].path, p->files[i + 1].path)) {
+			e = fsync_parent(sh->rootfd, p->files[i].path);
+			if (e < 0)
+				return e;
+		}
 	}
-	if (unlink(bundle_path) < 0 && errno != ENOENT)
-		return -errno;
-	e = fsync_dir(sh->spool.dir);
+	return 0;
+}
+
+/* After DEST_OK: the sources, then the bundle, then the plan. The plan goes
+ * last: while it exists a restart knows the bundle's key and that it was
+ * delivered. */
+static int clean_up(struct shipper *sh, const struct plan *p, const char *bundle_path)
+{
+	int e = remove_sources(sh, p);
+
 	if (e < 0)
 		return e;
-	return spool_plan_remove(&sh->spool, p);
+	if (unlink(bundle_path) < 0 && errno != ENOENT)
+		return -errno;
+	return spool_plan_remove(&sh->spool, p); /* fsyncs the spool for both */
 }
 
 static void remember_error(struct shipper *sh, const char *msg)
@@ -298,12 +323,14 @@ static int make_plan(struct shipper *sh, const char *run_id, const cJSON *marker
 }
 
 enum dest_result ship_files(struct shipper *sh, const char *run_id, const cJSON *marker,
-			    struct filelist *files)
+			    struct filelist *files, bool *planned)
 {
 	char err[512];
 	struct plan p;
 	enum dest_result r;
 
+	if (planned)
+		*planned = false;
 	if (files->n == 0 && !marker)
 		return DEST_OK;
 	if (make_plan(sh, run_id, marker, files, &p, err, sizeof(err)) < 0) {
@@ -312,6 +339,8 @@ enum dest_result ship_files(struct shipper *sh, const char *run_id, const cJSON 
 		plan_free(&p);
 		return DEST_RETRY;
 	}
+	if (planned)
+		*planned = true;
 	log_info("planned %s: %zu files%s", p.bundle, p.nfiles, marker ? " + marker" : "");
 	r = ship_plan(sh, &p);
 	plan_free(&p);

@@ -41,10 +41,11 @@ void shipper_close(struct shipper *sh);
  * DEST_RETRY (the destination is unwell: no point hammering it). */
 enum dest_result ship_pending(struct shipper *sh);
 
-/* Plan a new bundle of `files` for run_id (the ones already planned or
- * delivered are dropped) and deliver it. DEST_OK when nothing was left. */
+/* Plan a new bundle of `files` (and `marker`, may be NULL) for run_id and
+ * deliver it. *planned (may be NULL) tells whether the plan reached the
+ * spool: from then on the bundle will be delivered, now or on a retry. */
 enum dest_result ship_files(struct shipper *sh, const char *run_id, const cJSON *marker,
-			    struct filelist *files);
+			    struct filelist *files, bool *planned);
 
 /* Matching files in the volume that are in no plan and were not delivered. */
 int ship_unclaimed(struct shipper *sh, struct filelist *out);

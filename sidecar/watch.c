@@ -299,8 +299,10 @@ static enum dest_result ship_marker_final(struct watcher *w, const struct run_st
 	} else if (!run_state_same(rs, &again)) {
 		w->dirty = true; /* a new run began mid-scan: look again */
 	} else if (files.n || with_marker) {
-		r = ship_files(&w->sh, rs->run_id, with_marker ? rs->done : NULL, &files);
-		if (with_marker && spool_pending(&w->sh.spool) >= 0 && r != DEST_FATAL)
+		bool planned;
+
+		r = ship_files(&w->sh, rs->run_id, with_marker ? rs->done : NULL, &files, &planned);
+		if (with_marker && planned)
 			set_marker_shipped(w, rs->run_id);
 	}
 	run_state_free(&again);
@@ -332,7 +334,8 @@ static enum dest_result ship_settled(struct watcher *w, const struct run_state *
 		log_error("reading %s: %s", w->o.dir, strerror(-e));
 		r = DEST_RETRY;
 	} else if (fin.n) {
-		r = ship_files(&w->sh, rs->have_run ? rs->run_id : w->local_run_id, NULL, &fin);
+		r = ship_files(&w->sh, rs->have_run ? rs->run_id : w->local_run_id, NULL, &fin,
+			       NULL);
 	}
 	filelist_free(&all);
 	filelist_free(&fin);

@@ -146,6 +146,7 @@ def main():
     ap.add_argument("--workers", type=int, required=True)
     ap.add_argument("--mode", choices=("process", "wsgi", "wsgi-preload"), required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--build-tag", help="every manifest must record this BUILD_TAG")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args()
     problems = []
@@ -165,6 +166,10 @@ def main():
             if man is None:
                 continue
             run_ids.add(man.get("run_id"))
+            meta = man.get("metadata") or {}
+            if a.build_tag and meta.get("build_tag") != a.build_tag:
+                problems.append(f"{key}: manifest build_tag {meta.get('build_tag')!r}, "
+                                f"expected {a.build_tag!r}")
             if man.get("marker"):
                 markers.append(man["marker"])
             for path, data in files.items():

@@ -9,8 +9,11 @@
 #     S3ENV    the s3server fixture's env file
 #
 # Runs:
-#   1. COVERAGE_MODE=process (COVERAGE_PROCESS_START + .pth), stopped in ECS
-#      order: `podman stop -t 30` the app, then the sidecar;
+#   1. the containers configured exactly as in docker/ecs/task-definition.json
+#      (its environment: COVERAGE_MODE=process with COVERAGE_PROCESS_START +
+#      .pth, key template {build}/..., timeouts), stopped in ECS order with
+#      its stopTimeouts: `podman stop -t 30` the app, then `-t 90` the
+#      sidecar; pulled from the build's prefix as the Jenkinsfile does;
 #   2. COVERAGE_MODE=wsgi (the blog's hook) under gunicorn --preload (the
 #      trap where per-PID names taken at import make every worker write the
 #      same file), both stopped at once (ECS without dependsOn);
@@ -30,13 +33,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 . "$here/podman.sh"
 
+for tool in podman /usr/sbin/runc debootstrap; do
+	command -v "$tool" >/dev/null ||
+		{ echo "e2e: $tool is missing; scripts/deps.sh installs it (podman runc debootstrap)" >&2; exit 1; }
+done
 [ -r "$S3ENV" ] || { echo "e2e: no $S3ENV: the s3server fixture did not run" >&2; exit 1; }
 set -a
 . "$S3ENV"
 set +a
 
 WORKERS=3
-tag=$$
+tag=$$-$(od -An -N3 -tx1 /dev/urandom | tr -d " \n")
 TMP=$(mktemp -d /tmp/covship-e2e.XXXXXX)
 CONTAINERS=""
 VOLUMES=""
@@ -101,6 +108,8 @@ free_port() {
 # leaves the prefix in $PREFIX.
 run() {
 	name=$1 mode=$2 stop=$3 drain=$4 gargs=${5:-}
+	APP_STOP=${APP_STOP:-30}
+	SC_STOP=${SC_STOP:-60}
 	vol=covship-e2e-$tag-$name
 	sc=covship-e2e-$tag-$name-sidecar
 	app=covship-e2e-$tag-$name-app
@@ -109,16 +118,23 @@ run() {
 	$P volume create "$vol" >/dev/null
 	VOLUMES="$VOLUMES $vol"
 
+	: >"$TMP/$name-sc.env"
+	: >"$TMP/$name-app.env"
+	if [ -n "${TASKDEF:-}" ]; then
+		$PY "$here/taskdef_env.py" "$TASKDEF" covship env >"$TMP/$name-sc.env"
+		$PY "$here/taskdef_env.py" "$TASKDEF" app env >"$TMP/$name-app.env"
+	fi
 	CONTAINERS="$CONTAINERS $sc"
-	$P run -d --name "$sc" --network host -v "$vol:/coverage" \
+	# -e after --env-file wins: only the destination, the endpoint and the
+	# credentials differ from the task definition (no task role here).
+	$P run -d --name "$sc" --network host -v "$vol:/coverage" --env-file "$TMP/$name-sc.env" \
 		-e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_REGION \
 		-e COVSHIP_DEST="s3://$COVSHIP_TEST_BUCKET/$PREFIX" \
 		-e COVSHIP_ENDPOINT="$COVSHIP_TEST_S3_ENDPOINT" \
-		-e COVSHIP_DRAIN_TIMEOUT="$drain" -e BUILD_TAG="covship-e2e-$name" \
-		-e COVSHIP_LABEL_RUN="$name" \
+		-e COVSHIP_DRAIN_TIMEOUT="$drain" -e COVSHIP_LABEL_RUN="$name" \
 		"$SIDECAR_IMG" watch >/dev/null
 	CONTAINERS="$CONTAINERS $app"
-	$P run -d --name "$app" --network host -v "$vol:/coverage" \
+	$P run -d --name "$app" --network host -v "$vol:/coverage" --env-file "$TMP/$name-app.env" \
 		-e PORT="$port" -e WEB_CONCURRENCY=$WORKERS -e COVERAGE_MODE="$mode" \
 		-e GUNICORN_CMD_ARGS="$gargs" \
 		"$APP_IMG" >/dev/null
@@ -133,8 +149,8 @@ run() {
 	t1=$(date +%s)
 	case "$stop" in
 	ecs)
-		$P stop -t 30 "$app" >/dev/null
-		$P stop -t 60 "$sc" >/dev/null
+		$P stop -t "$APP_STOP" "$app" >/dev/null
+		$P stop -t "$SC_STOP" "$sc" >/dev/null
 		;;
 	together)
 		$P stop -t 30 "$app" >/dev/null &
@@ -152,7 +168,7 @@ try:
 except Exception:
     pass' "http://127.0.0.1:$port/slow/8" &
 		slowreq=$!
-		sleep 1
+		sleep 1.5
 		$P stop -t 2 "$app" >/dev/null
 		$P stop -t 60 "$sc" >/dev/null
 		wait $slowreq || true
@@ -180,9 +196,17 @@ check() {
 		--prefix "$PREFIX" --workspace "$WS" --workers $WORKERS --out "$TMP/$name-pull" "$@"
 }
 
-run process process ecs 40
+TASKDEF=$SRC/docker/ecs/task-definition.json
+APP_STOP=$($PY "$here/taskdef_env.py" "$TASKDEF" app stop)
+SC_STOP=$($PY "$here/taskdef_env.py" "$TASKDEF" covship stop)
+DRAIN=$($PY "$here/taskdef_env.py" "$TASKDEF" covship get COVSHIP_DRAIN_TIMEOUT)
+BUILD=$($PY "$here/taskdef_env.py" "$TASKDEF" covship get BUILD_TAG)
+run process process ecs "$DRAIN"
+TASKDEF=""
 [ "$APP_RC" = 0 ] && [ "$SC_RC" = 0 ] || { show_logs process; fail "process: exit codes app $APP_RC sidecar $SC_RC (want 0 0)"; }
-check process --mode process || { show_logs process; fail "process mode / ECS order"; }
+# The key template {build}/{run_id}/{bundle}: Jenkins pulls its build's prefix.
+PREFIX=$PREFIX$BUILD/
+check process --mode process --build-tag "$BUILD" || { show_logs process; fail "task definition settings / ECS order"; }
 
 run wsgi wsgi together 40 --preload
 [ "$APP_RC" = 0 ] && [ "$SC_RC" = 0 ] || { show_logs wsgi; fail "wsgi: exit codes app $APP_RC sidecar $SC_RC (want 0 0)"; }
@@ -194,6 +218,7 @@ check wsgi --mode wsgi-preload || { show_logs wsgi; fail "wsgi mode + --preload 
 # done.json. The sidecar gives up after its drain timeout; the checks must
 # see the loss.
 run control process short 4
+[ "$APP_RC" = 137 ] || { show_logs control; fail "control: the app was not SIGKILLed (exit $APP_RC): the scenario did not happen"; }
 if check control --mode process --quiet; then
 	show_logs control
 	fail "control: the checks passed although the stop timeout cut the flush"

@@ -85,6 +85,9 @@ FIXES = [
     (r"out of memory", "The process ran out of memory: raise the container's memory limit "
      "(covship itself needs a few MiB)."),
     (r"--insecure", "Only for testing: drop `--insecure`, or give the CA with `--ca-bundle`."),
+    (r"hold no data files", "The bundles hold only the shim's markers: the app wrote no "
+     "coverage data. Check that coverage starts in the app (`COVERAGE_PROCESS_START` and the "
+     "`.pth`, or the `wsgi.py` hook) and writes into `COVSHIP_DATA_DIR`."),
     (r"is not a boolean", CONFIG),
     (r"^(bad |unknown option|option '…' needs|no command given|empty --coverage-dir|"
      r"--[a-z-]+…?:|--…:|…: unknown option|…: unexpected argument|unknown command|"
@@ -316,6 +319,9 @@ def main(argv):
     for r in rows:
         if r not in code:
             problems.append(f"docs/operations.md: row `{r}` is no longer printed by the code")
+    # The check must be able to fail: a table without its first row is caught.
+    if rows and all(m in rows[1:] for _, _, m in msgs if m == rows[0]) and rows[0] in code:
+        problems.append("self-check: removing a row from the table went unnoticed")
     for p in sorted(set(problems)):
         print("errors: " + p, file=sys.stderr)
     print(f"errors: {len(code)} distinct messages in the code, {len(rows)} rows documented")

@@ -6,7 +6,6 @@
  * writes outside that directory would be a path escape: the harness aborts
  * when its parent gains an entry.
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>

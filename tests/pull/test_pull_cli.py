@@ -1,11 +1,14 @@
 """`covship pull` command line: every bad usage gives one clear line and
 exit 2 (control: --help exits 0 and documents every option and exit
 status); an empty prefix is exit 1; --combine on a non-python bundle is
-exit 2; pulling the same bundles twice into one directory replaces them.
+exit 2; pulling the same bundles twice into one directory replaces them;
+more bundles than RLIMIT_NOFILE allows open at once still pull (control:
+under that limit the bundles cannot all be open together).
 
 usage: test_pull_cli.py COVSHIP APP_DIR"""
 import json
 import os
+import resource
 import subprocess
 import sys
 
@@ -21,6 +24,32 @@ def usage_error(args, expect, env=None):
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     check(p.returncode == 2 and len(lines) == 1 and expect in lines[0],
           "%r: exit 2 with one line mentioning %r" % (args, expect))
+
+
+def low_nofile():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+def many(top):
+    src = os.path.join(top, "many")
+    os.makedirs(src)
+    paths = []
+    for i in range(300):
+        rid = run_id(1000 + i)
+        paths.append(os.path.join(src, bundle_name(rid)))
+        good_bundle(paths[-1], rid, [("r/.coverage.h.%d.1" % i, b"x")])
+    ctl = subprocess.run([sys.executable, "-c",
+                          "import sys; fs = [open(p, 'rb') for p in sys.argv[1:]]"] + paths,
+                         preexec_fn=low_nofile, capture_output=True, text=True)
+    check(ctl.returncode != 0 and "Too many open files" in ctl.stderr,
+          "control: with RLIMIT_NOFILE 64 the 300 bundles cannot all be open")
+    out = os.path.join(top, "out-many")
+    p = subprocess.run([COVSHIP, "pull", "file://" + src, "--out", out, "--log-level",
+                        "warning"], preexec_fn=low_nofile, capture_output=True, text=True,
+                       timeout=120)
+    print(p.stdout + p.stderr[-2000:])
+    check(p.returncode == 0 and "pulled 300 of 300 bundles" in p.stdout,
+          "pull fetches in batches under RLIMIT_NOFILE 64")
 
 
 def main():
@@ -81,6 +110,7 @@ def main():
         p = pull(COVSHIP, ["file://" + go, "--out", os.path.join(top, "out-go"), "--combine"])
         check(p.returncode == 2 and "only understands coverage.py data" in p.stderr,
               "--combine on a go bundle: exit 2")
+        many(top)
     print("PASS")
 
 

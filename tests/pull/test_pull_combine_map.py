@@ -3,12 +3,14 @@ coverage.xml whose file names resolve under the Jenkins workspace and whose
 line hits match the requests made.
 
 The Django test app runs under gunicorn (2 workers) from a "container" path,
-answers a known set of requests and stops gracefully; `covship push` bundles
-the worker files with the shim's markers (written here per the marker
-contract); the container path is then deleted, as it would be on Jenkins.
-Control: the same pull without --map fails (coverage.py finds no source).
+behind the real covship-shim as PID 1 of a new PID namespace (it writes
+run.json and done.json and gives the workers their data directory), answers
+a known set of requests and gets SIGTERM; `covship push` bundles the worker
+files with the shim's marker; the container path is then deleted, as it
+would be on Jenkins. Control: the same pull without --map fails (coverage.py
+finds no source).
 
-usage: test_pull_combine_map.py COVSHIP APP_DIR"""
+usage: test_pull_combine_map.py COVSHIP APP_DIR COVSHIP_SHIM"""
 import http.client
 import json
 import os
@@ -21,9 +23,9 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pulltest import check, marker, pull, scratch  # noqa: E402
+from pulltest import check, pull, scratch  # noqa: E402
 
-COVSHIP, APP = sys.argv[1], sys.argv[2]
+COVSHIP, APP, SHIM = sys.argv[1], sys.argv[2], sys.argv[3]
 PYTHON = "/usr/bin/python3"
 WORKERS = 2
 
@@ -62,34 +64,52 @@ def wait_for(pred, timeout):
     return False
 
 
-def run_app(container_app, data_dir, top):
-    """Serve the requests of this test, then stop gunicorn gracefully."""
+def init_pid(unshare_pid):
+    """The namespace's PID 1 (the shim): unshare's only child."""
+    try:
+        with open("/proc/%d/task/%d/children" % (unshare_pid, unshare_pid)) as f:
+            kids = f.read().split()
+    except OSError:
+        return None
+    return int(kids[0]) if kids else None
+
+
+def run_app(container_app, cov, top):
+    """covship-shim as PID 1 in front of gunicorn: serve the requests of
+    this test, then SIGTERM the shim (what `docker stop`/ECS do)."""
     sock = os.path.join(top, "app.sock")
     ready = os.path.join(top, "ready")
     os.makedirs(ready)
-    env = dict(os.environ, COVSHIP_DATA_DIR=data_dir, TESTAPP_READY_DIR=ready)
-    proc = subprocess.Popen([PYTHON, "-m", "gunicorn", "--chdir", container_app,
+    env = dict(os.environ, TESTAPP_READY_DIR=ready)
+    env.pop("COVSHIP_DATA_DIR", None)
+    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "--", SHIM,
+                             "--coverage-dir", cov, "--grace", "20", "--",
+                             PYTHON, "-m", "gunicorn", "--chdir", container_app,
                              "-w", str(WORKERS), "-b", "unix:" + sock, "project.wsgi"],
                             env=env)
+    shim = None
     try:
         booted = wait_for(lambda: proc.poll() is not None or (
             len([f for f in os.listdir(ready) if f.startswith("ready.")]) == WORKERS
             and os.path.exists(sock)), 30) and proc.poll() is None
-        check(booted, "gunicorn booted %d workers" % WORKERS)
+        check(booted, "gunicorn booted %d workers under covship-shim" % WORKERS)
+        shim = init_pid(proc.pid)
+        check(shim is not None, "found the shim (PID 1 of the namespace)")
         for _ in range(6):
             st, body = get(sock, "/echo/?text=hello&upper=1")
             check(st == 200 and body == b"HELLO\n", "GET /echo/?upper=1 answered")
             st, _ = get(sock, "/compute/10/")
             check(st == 200, "GET /compute/10/ answered")
+        os.kill(shim, signal.SIGTERM)
+        proc.wait(timeout=40)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc.poll() is None:
+            if shim:
+                os.kill(shim, signal.SIGKILL)  # takes the namespace with it
+            else:
+                proc.kill()
             proc.wait()
-            raise
-    check(proc.returncode == 0, "gunicorn stopped gracefully")
+    check(proc.returncode == 0, "the shim stopped gunicorn gracefully (exit 0)")
 
 
 def line_of(path, text):
@@ -127,21 +147,18 @@ def main():
         ws = os.path.join(top, "workspace")
         copy_app(container_app)
         copy_app(ws)
-        rid = "%032x" % int.from_bytes(os.urandom(16), "big")
         cov = os.path.join(top, "cov")
-        data_dir = os.path.join(cov, "run-" + rid)
-        os.makedirs(data_dir)
-        os.makedirs(os.path.join(cov, ".covship"))
-        with open(os.path.join(cov, ".covship", "run.json"), "w") as f:
-            json.dump({"schema": 1, "run_id": rid, "started": "2026-11-25T09:00:00.000Z",
-                       "shim_pid": 1, "shim_version": "0.1.0",
-                       "data_dir": "run-" + rid}, f)
-
-        run_app(container_app, data_dir, top)
+        os.makedirs(cov)
+        run_app(container_app, cov, top)
+        with open(os.path.join(cov, ".covship", "run.json")) as f:
+            run = json.load(f)
+        with open(os.path.join(cov, ".covship", "done.json")) as f:
+            done = json.load(f)
+        check(done["run_id"] == run["run_id"] and done["status"] == "complete",
+              "the shim wrote a complete done marker for its run")
+        data_dir = os.path.join(cov, run["data_dir"])
         workers = [f for f in os.listdir(data_dir) if f.startswith(".coverage.")]
         check(len(workers) == WORKERS, "each worker wrote a data file (%d)" % len(workers))
-        with open(os.path.join(cov, ".covship", "done.json"), "w") as f:
-            json.dump(marker(rid), f)
         shutil.rmtree(os.path.join(top, "container"))  # the container is gone
 
         dest = os.path.join(top, "dest")

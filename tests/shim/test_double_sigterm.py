@@ -12,13 +12,17 @@ table: context"), and `coverage combine` only warns.
 covship-shim signals only its own children, so the master alone signals the
 workers: each handler must run exactly once.
 
-Asserts, over 10 runs under covship-shim: 4 readable files per run,
-`coverage combine` without warnings, each worker's handler entered exactly
-once (the app logs every entry).  Control, dumb-init (up to 5 runs, stopping
-early once a file is corrupted): at least one worker's handler was entered
-twice.  Whether the re-entry also corrupted a file depends on timing (it
-needs the second signal to land inside save()'s schema creation): the
-control reports how many files were corrupted rather than requiring it.
+Asserts, over 10 runs under covship-shim: 4 readable files per run, each
+worker's handler entered exactly once (the app logs every entry), and one
+`coverage combine` of all 40 files without warnings.  Control, dumb-init
+(4 to 8 runs, stopping once a file is corrupted, or after 4 runs once a
+re-entry was seen): at least one worker's handler was entered twice.
+Whether the re-entry also corrupts a file depends on timing (the second
+signal must land inside save()'s schema creation; measured here: 1 file in
+4 runs on a loaded machine, 0 in 20+ runs when idle), so the control reports
+the corrupted count rather than requiring it.  A file broken on purpose (its
+schema row deleted) checks that the reader and `coverage combine` flag such
+damage.
 """
 import os
 import shutil
@@ -30,11 +34,12 @@ from testlib import (App, DUMB_INIT, Checker, Scratch, combine,  # noqa: E402
                      coverage_files, load, parse_args, read_data_files)
 
 SHIM_RUNS = int(os.environ.get("SHIM_RUNS", "10"))
-CONTROL_RUNS = 5
+CONTROL_RUNS = 8
+CONTROL_MIN_RUNS = 4
 
 
 def one_run(init_argv, workdir, covdir, **env):
-    """(booted, readable files, bad files, handler entry counts, combine ok)"""
+    """(booted, readable files, bad files, handler entry counts)"""
     app = App(init_argv, workdir, TESTAPP_SIGTERM_HANDLER="naive", **env)
     try:
         booted = app.wait_booted()
@@ -52,8 +57,7 @@ def one_run(init_argv, workdir, covdir, **env):
         if f.startswith("sigterm."):
             with open(os.path.join(app.ready, f)) as fh:
                 entries.append(len(fh.read().split()))
-    ok, out = combine(files, os.path.join(workdir, "combined"))
-    return booted, good, bad, entries, ok, out
+    return booted, good, bad, entries
 
 
 def main():
@@ -62,24 +66,29 @@ def main():
     with Scratch(a.keep) as s:
         shim_good = 0
         shim_twice = 0
+        shim_files = []
         for i in range(SHIM_RUNS):
             cov = s.sub(f"cov-shim-{i}")
-            booted, good, bad, entries, ok, out = one_run(
+            booted, good, bad, entries = one_run(
                 [a.shim, "--coverage-dir", cov, "--"], s.sub(f"work-shim-{i}"), cov)
             shim_good += len(good)
+            shim_files += good
             shim_twice += sum(1 for n in entries if n > 1)
-            c.check(booted and len(good) == 4 and not bad and ok and
+            c.check(booted and len(good) == 4 and not bad and
                     sorted(entries) == [1, 1, 1, 1],
                     f"covship-shim run {i + 1}: 4/4 files intact, each handler entered once",
-                    f"booted={booted} good={len(good)} bad={bad} entries={entries}"
-                    + ("" if ok else " combine: " + out[-300:]))
+                    f"booted={booted} good={len(good)} bad={bad} entries={entries}")
+        ok, out = combine(shim_files, s.sub("combined-shim"))
+        c.check(ok and len(shim_files) == 4 * SHIM_RUNS,
+                f"coverage combine of all {len(shim_files)} files: no warning",
+                "" if ok else out[-400:])
         runs = 0
         twice = 0
         corrupt = 0
         files_total = 0
         for i in range(CONTROL_RUNS):
             cov = s.sub(f"cov-dumb-{i}")
-            booted, good, bad, entries, ok, out = one_run(
+            booted, good, bad, entries = one_run(
                 [DUMB_INIT, "--"], s.sub(f"work-dumb-{i}"), cov, COVERAGE_DIR=cov)
             runs += 1
             twice += sum(1 for n in entries if n > 1)
@@ -87,7 +96,9 @@ def main():
             files_total += len(good) + len(bad)
             c.info(f"dumb-init run {i + 1}: handlers entered {sorted(entries)}, "
                    f"{len(bad)} corrupted file(s) {bad if bad else ''}")
-            if bad:
+            # Stop once the damage is shown, or the mechanism was seen in
+            # enough runs: corruption itself depends on timing.
+            if bad or (twice and runs >= CONTROL_MIN_RUNS):
                 break
         c.check(twice > 0,
                 "control dumb-init: some worker got SIGTERM twice (handler re-entered)",

@@ -5,7 +5,6 @@ usage: sigrecorder.py OUTFILE
 Appends one name per line to OUTFILE for USR1, HUP, WINCH, USR2, QUIT and
 TERM (exits 0 after TERM); creates OUTFILE.ready once the handlers are set.
 """
-import os
 import signal
 import sys
 import time
