@@ -246,6 +246,9 @@ class Cycle:
         filler = os.path.join(self.spoolfs, "filler")
         full = rng.random() < 0.3
         if full:
+            # once the watcher is up: a disk that fills while it runs (a full
+            # spool at start is a configuration error, exit 2, by design)
+            wait_for(self.sidecar._up, 10)
             fill(filler)
             self.ev("spool full")
         hook = os.path.join(self.dir, "hook.py")
