@@ -11,6 +11,7 @@ libcurl4-openssl-dev libssl-dev libexpat1-dev
 libinotifytools0-dev libarchive-dev libzstd-dev zstd
 libcmocka-dev
 valgrind
+clang libclang-rt-14-dev
 musl-tools dpkg-dev
 util-linux procps
 python3 gunicorn python3-django python3-coverage python3-botocore

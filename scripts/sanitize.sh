@@ -135,6 +135,11 @@ EOF
 case "$what" in
 asan) run_asan ;;
 valgrind) run_valgrind ;;
-all) run_asan && run_valgrind ;;
+all)
+	# not "run_asan && run_valgrind": set -e does not apply inside a
+	# function called from an && list
+	run_asan
+	run_valgrind
+	;;
 *) echo "usage: scripts/sanitize.sh [asan|valgrind|all]" >&2; exit 2 ;;
 esac
