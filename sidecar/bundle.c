@@ -100,6 +100,9 @@ static int setup_archive(struct builder *b, const struct bundle_params *bp)
 		    ARCHIVE_OK)
 			return arch_fail(b, "compression level");
 	}
+	/* no zero padding after the compressed stream: zstd refuses it */
+	if (archive_write_set_bytes_in_last_block(b->a, 1) != ARCHIVE_OK)
+		return arch_fail(b, "block size");
 	if (archive_write_open(b->a, &b->sink, NULL, sink_write, NULL) != ARCHIVE_OK)
 		return arch_fail(b, "open");
 	return 0;

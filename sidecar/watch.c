@@ -67,9 +67,9 @@ static int64_t now_real_ns(void)
 /*
  * libinotifytools keeps its inotify descriptor to itself. To wait on it and
  * on the signalfd in one poll() (no periodic wake-ups while idle) we find it
- * in /proc/self/fd: the process has exactly one inotify instance.
+ * in /proc/self/fd: the one that was not there before we initialised it.
  */
-static int find_inotify_fd(void)
+static int find_inotify_fd(int not_this)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -88,7 +88,7 @@ static int find_inotify_fd(void)
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
-		if (!strcmp(target, "anon_inode:inotify"))
+		if (!strcmp(target, "anon_inode:inotify") && atoi(de->d_name) != not_this)
 			found = atoi(de->d_name);
 	}
 	closedir(d);
@@ -97,13 +97,15 @@ static int find_inotify_fd(void)
 
 static int setup_inotify(struct watcher *w)
 {
+	char dir[PATH_MAX], spool[PATH_MAX];
+	const char *exclude[2] = { NULL, NULL };
+	int inherited = find_inotify_fd(-1);
+	size_t n;
+
 	if (!inotifytools_initialize()) {
 		log_error("inotify: cannot initialise: %s", strerror(inotifytools_error()));
 		return -1;
 	}
-	char dir[PATH_MAX], spool[PATH_MAX];
-	const char *exclude[2] = { NULL, NULL };
-	size_t n;
 
 	/* A spool inside the volume must not wake us with our own writes. */
 	if (realpath(w->o.dir, dir) && realpath(w->o.spool, spool) && (n = strlen(dir)) &&
@@ -114,7 +116,7 @@ static int setup_inotify(struct watcher *w)
 			  w->o.dir, strerror(inotifytools_error()));
 		return -1;
 	}
-	w->ifd = find_inotify_fd();
+	w->ifd = find_inotify_fd(inherited);
 	if (w->ifd < 0 || fcntl(w->ifd, F_SETFL, O_NONBLOCK) < 0) {
 		log_error("inotify: descriptor not found in /proc/self/fd (is /proc mounted?)");
 		return -1;

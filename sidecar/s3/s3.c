@@ -568,8 +568,12 @@ static enum verdict judge(struct s3_client *c, const struct s3_req *r, struct at
 			e.request_id[0] ? " (request id " : "", e.request_id,
 			e.request_id[0] ? ")" : "");
 	} else {
-		set_err(err, errlen, "S3 %s %s: %s", r->method, obj_name(r, &name),
-			x->resp.curl_err);
+		bool tls = x->resp.curl_code == CURLE_PEER_FAILED_VERIFICATION ||
+			   x->resp.curl_code == CURLE_SSL_CACERT_BADFILE;
+
+		set_err(err, errlen, "S3 %s %s: %s%s", r->method, obj_name(r, &name),
+			x->resp.curl_err,
+			tls ? "; give the endpoint's CA with --ca-bundle FILE" : "");
 	}
 	sb_free(&name);
 	if (strcmp(e.code, "RequestTimeTooSkewed") == 0 && !st->skew_fixed) {

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """A fault-injecting HTTP proxy for S3 tests (stdlib only).
 
-    faultproxy.py UPSTREAM_PORT PORTFILE LOGFILE RULES_JSON
+    faultproxy.py UPSTREAM_PORT PORTFILE LOGFILE RULES_JSON [CERT KEY]
+
+With CERT and KEY (PEM) it speaks https to its clients (for the TLS tests).
 
 Listens on 127.0.0.1 (a free port, written to PORTFILE), forwards every
 request unchanged (Host header included, so SigV4 signatures stay valid) to
@@ -23,6 +25,8 @@ fires on matches number skip+1 .. skip+count. Actions:
   forward_then_error  forward (it succeeds upstream), answer 200 + <Error>
   status          answer "code"/"s3code" (e.g. 400 InvalidPart), not forwarded
   expired_token   403 ExpiredToken, not forwarded
+  skewed          403 RequestTimeTooSkewed with a Date header "offset" seconds
+                  (default 0) from now, not forwarded
 """
 import http.client
 import http.server
@@ -121,6 +125,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["status"] = 403
             log(entry)
             return self.reply(403, s3_error("ExpiredToken", "The provided token has expired."))
+        if action == "skewed":
+            entry["status"] = 403
+            log(entry)
+            body = s3_error("RequestTimeTooSkewed", "The difference is too large.")
+            self.send_response_only(403)
+            self.send_header("Date", self.date_time_string(time.time() + rule.get("offset", 0)))
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if action == "status":
             entry["status"] = rule["code"]
             log(entry)
@@ -171,6 +186,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def main():
     srv = Server(("127.0.0.1", 0), Handler)
+    if len(sys.argv) > 6:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[5], sys.argv[6])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(PORTFILE + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os

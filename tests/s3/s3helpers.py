@@ -75,19 +75,20 @@ def unique_prefix(name):
 class FaultProxy:
     """tests/s3/faultproxy.py in front of the fixture's radosgw."""
 
-    def __init__(self, env, rules, workdir):
+    def __init__(self, env, rules, workdir, tls=None):
         self.portfile = os.path.join(workdir, "proxy.port.%s" % uuid.uuid4().hex[:6])
         self.logfile = self.portfile + ".log"
         open(self.logfile, "w").close()
         upstream = env["COVSHIP_TEST_S3_ENDPOINT"].rsplit(":", 1)[1]
         self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "faultproxy.py"),
-                                      upstream, self.portfile, self.logfile, json.dumps(rules)])
+                                      upstream, self.portfile, self.logfile, json.dumps(rules)]
+                                     + list(tls or ()))
         for _ in range(100):
             if os.path.exists(self.portfile):
                 break
             time.sleep(0.05)
         with open(self.portfile) as f:
-            self.endpoint = "http://127.0.0.1:%s" % f.read().strip()
+            self.endpoint = "%s://127.0.0.1:%s" % ("https" if tls else "http", f.read().strip())
 
     def log(self):
         with open(self.logfile) as f:

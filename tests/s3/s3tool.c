@@ -10,7 +10,8 @@
  *   s3tool head BUCKET KEY             ("SIZE ETAG COVSHIP_SHA256")
  *   s3tool get BUCKET KEY OUTFILE
  *   s3tool getmany BUCKET OUTDIR PARALLEL KEY...
- * Endpoint, region and credentials come from the environment (docs/s3.md).
+ * Endpoint, region and credentials come from the environment (docs/s3.md);
+ * S3TOOL_CA_BUNDLE and S3TOOL_INSECURE=1 stand for --ca-bundle/--insecure.
  * Exit: 0 ok, 1 retryable failure, 2 fatal, 3 exists (412), 4 not found.
  * `deliver` exits with the dest_result (0 OK, 1 RETRY, 2 FATAL).
  */
@@ -55,7 +56,8 @@ static int deliver(char **argv)
 	char err[1024] = "";
 	enum dest_result r;
 
-	o.endpoint = getenv("COVSHIP_TEST_ENDPOINT_OPT");
+	o.ca_bundle = getenv("S3TOOL_CA_BUNDLE");
+	o.insecure = getenv("S3TOOL_INSECURE") != NULL;
 	if (dest_s3_open(argv[2], &o, &d, err, sizeof(err))) {
 		fprintf(stderr, "s3tool: %s\n", err);
 		return 2;
@@ -114,7 +116,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "deliver") == 0 && argc == 7)
 		return deliver(argv);
-	if (s3_config_resolve(&cfg, NULL, err, sizeof(err)) ||
+	struct dest_options o = { .ca_bundle = getenv("S3TOOL_CA_BUNDLE"),
+				  .insecure = getenv("S3TOOL_INSECURE") != NULL };
+
+	if (s3_config_resolve(&cfg, &o, err, sizeof(err)) ||
 	    !(c = s3_client_new(&cfg, err, sizeof(err)))) {
 		fprintf(stderr, "s3tool: %s\n", err);
 		return 2;

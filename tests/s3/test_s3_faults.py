@@ -155,6 +155,18 @@ def main(tmp):
     c.check(r.returncode == 1 and b"missing.tar.gz" in r.stderr and b"404" in r.stderr,
             "getmany control: a missing key fails the batch, named")
 
+    # RequestTimeTooSkewed: the clock offset comes from the Date header. With
+    # the proxy's Date = now the retry succeeds; with Date = now + 1 h the
+    # retry carries a time 1 h ahead, which radosgw itself refuses: proof that
+    # the offset is applied (and that a second skew is not retried forever).
+    log, _, _ = scenario(tmp, "skew", [{"action": "skewed", "method": "PUT", "count": 1}], [small], state)
+    c.check(count(log, "PUT", action="skewed") == 1 and count(log, "PUT", status=200) == 1,
+            "skew: one RequestTimeTooSkewed, then the corrected request")
+    log, res, _ = scenario(tmp, "skew-1h", [{"action": "skewed", "method": "PUT", "count": 1,
+                                             "offset": 3600}], [small], state, expect_exit=2)
+    c.check(b"RequestTimeTooSkewed" in res[0].stderr and count(log, "PUT", status=403) == 2,
+            "skew control: the 1 h offset was applied (radosgw refused the shifted time)")
+
     # Control: without retries the same burst fails, as DEST_RETRY.
     scenario(tmp, "no-retries", [{"action": "slowdown", "method": "PUT", "count": 4}], [small], state,
              expect_exit=1, COVSHIP_S3_MAX_ATTEMPTS=1)

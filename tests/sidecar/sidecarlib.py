@@ -23,7 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Checker:
-    def __init__(self, name):
+    def __init__(self, name, labels=("PASS", "FAIL")):
+        self.labels = labels
         self.name = name
         self.failed = 0
         self.passed = 0
@@ -35,7 +36,7 @@ class Checker:
             self.passed += 1
         else:
             self.failed += 1
-        line = f"{'PASS' if ok else 'FAIL'}: {what}"
+        line = f"{self.labels[0] if ok else self.labels[1]}: {what}"
         if detail:
             line += f" ({detail})"
         print(line, flush=True)
