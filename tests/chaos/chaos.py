@@ -225,16 +225,33 @@ class Cycle:
         rng = self.rng
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", self.spoolfs],
                        check=True)
+        self.proxy = self.sidecar = self.app = self.shim = None
+        self.stuck = False
         try:
             os.makedirs(self.spool)
             self._run(rng)
         finally:
+            self.cleanup()
             subprocess.run(["umount", "-l", self.spoolfs])
+
+    def cleanup(self):
+        """Whatever this cycle started and is still running (after an error)."""
+        if self.app and self.app.poll() is None:
+            try:
+                # PID 1 of the namespace: the kernel kills the rest with it
+                os.kill(self.shim or self.app.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.app.wait()
+        if self.sidecar:
+            self.sidecar.sigkill()
+        if self.proxy and self.proxy.proc.poll() is None:
+            self.proxy.stop()
 
     def _run(self, rng):
         rules = proxy_rules(rng)
         self.ev("proxy %s" % ",".join(r["action"] for r in rules) if rules else "proxy ok")
-        proxy = s3helpers.FaultProxy(self.env, rules, self.dir)
+        proxy = self.proxy = s3helpers.FaultProxy(self.env, rules, self.dir)
         senv = s3helpers.child_env(self.env)
         args = ["--dir", self.covdir, "--dest", "s3://%s/%s" % (self.env["COVSHIP_TEST_BUCKET"],
                                                                   self.prefix),
@@ -263,7 +280,7 @@ class Cycle:
         if rng.random() < 0.3:
             aenv["TESTAPP_FLUSH_DELAY"] = "0.5"
             self.ev("slow flush")
-        app = subprocess.Popen(
+        app = self.app = subprocess.Popen(
             ["unshare", "--pid", "--fork", "--mount-proc", "--", self.a.shim,
              "--coverage-dir", self.covdir, "--grace", str(GRACE), "--",
              PYTHON, "-m", "gunicorn", "-c", hook, "--chdir", APP_DIR, "-w", str(WORKERS),
@@ -271,7 +288,7 @@ class Cycle:
              "project.wsgi"], env=aenv, stdout=open(os.path.join(self.dir, "app.log"), "wb"),
             stderr=subprocess.STDOUT)
         shim = wait_for(lambda: children_of(app.pid), 5)
-        shim = shim[0] if shim else None
+        shim = self.shim = shim[0] if shim else None
         early = rng.random() < 0.25
         kill_times = sorted(rng.uniform(0, 3) for _ in range(rng.randint(0, 2)))
         t0 = time.monotonic()
@@ -294,9 +311,10 @@ class Cycle:
         try:
             app.wait(GRACE + 20)
         except subprocess.TimeoutExpired:
-            app.kill()
+            os.kill(shim or app.pid, signal.SIGKILL)
             app.wait()
             self.ev("app did not stop")
+            self.stuck = True
         killer.join()
         if full:
             if rng.random() < 0.7:
@@ -361,6 +379,8 @@ def audit(cycle, client, bucket, tally):
             with open(src, "rb") as f:
                 kept[p] = hashlib.sha256(f.read()).hexdigest()
     log = cycle.sidecar.text()
+    if cycle.stuck:
+        problems.append("the app under covship-shim did not stop within grace + 20 s")
     for p, sha in written.items():
         got = delivered.get(p, [])
         if len(got) > 1:
@@ -386,17 +406,19 @@ def audit(cycle, client, bucket, tally):
     return problems
 
 
-def control(cycle, client, bucket):
+def control(cycles, client, bucket):
     """The audit must see a loss: delete one delivered bundle, audit again."""
-    keys = [o["Key"] for o in client.list_objects_v2(
-        Bucket=bucket, Prefix=cycle.prefix + "/").get("Contents", [])
-        if o["Key"].endswith(".tar.gz")]
-    if not keys:
-        print("control: skipped (the last cycle delivered nothing)")
-        return []
+    for cycle in reversed(cycles):
+        keys = [o["Key"] for o in client.list_objects_v2(
+            Bucket=bucket, Prefix=cycle.prefix + "/").get("Contents", [])
+            if o["Key"].endswith(".tar.gz")]
+        if keys:
+            break
+    else:
+        return ["control: no cycle delivered anything, the audit cannot be checked"]
     client.delete_object(Bucket=bucket, Key=keys[0])
     t = {"written": 0, "delivered": 0, "spooled": 0, "lost": 0}
-    probs = audit(cycle, client, bucket, t)
+    audit(cycle, client, bucket, t)
     if t["lost"] == 0:
         return ["control: deleting %s from S3 went unnoticed by the audit" % keys[0]]
     print("control: deleting one delivered bundle is caught (%d lost)" % t["lost"])
@@ -424,7 +446,7 @@ def main():
     work = tempfile.mkdtemp(prefix="covship-chaos.")
     tally = {"written": 0, "delivered": 0, "spooled": 0, "lost": 0}
     problems = []
-    last = None
+    done = []
     try:
         for n in range(1, a.cycles + 1):
             c = Cycle(n, a, env, rng, work)
@@ -438,9 +460,8 @@ def main():
                 if "sidecar" in p or "LOST" in p:
                     sys.stdout.write(c.sidecar.text()[-3000:])
             problems += probs
-            last = c
-        if last:
-            problems += control(last, client, env["COVSHIP_TEST_BUCKET"])
+            done.append(c)
+        problems += control(done, client, env["COVSHIP_TEST_BUCKET"])
     finally:
         if a.keep:
             print("chaos: scratch kept in %s" % work)

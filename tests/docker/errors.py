@@ -112,9 +112,10 @@ FIXES = [
      "[S3 error codes](#s3-error-codes) below. Transient codes are retried; the bundle "
      "stays in the spool."),
     (r"^S3 (CreateMultipartUpload|UploadPart|CompleteMultipartUpload|ListObjectsV2)|"
-     r"^S3 … …: …$|writing the download failed", "S3 (or a proxy in between) gave an "
-     "unusable answer or the transfer broke: retried; if it persists, check the endpoint "
-     "is really S3 and the network path (proxies, TLS interception)."),
+     r"^S3 … …: …+$|writing the download failed", "S3 (or a proxy in between) gave an "
+     "unusable answer or the transfer broke (libcurl's reason follows the key): retried; if "
+     "it persists, check the endpoint is really S3 and the network path (DNS, proxies, TLS "
+     "interception; for a private CA give `--ca-bundle FILE`)."),
     (r"listing stopped by the caller", "Internal: a listing was cut short on purpose (pull "
      "stopped early after another error, reported separately)."),
     (r"cannot read part|changed: its SHA-256|is not a regular file", "A spooled bundle "

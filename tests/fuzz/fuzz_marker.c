@@ -39,6 +39,20 @@ static void put(const char *name, const void *buf, size_t len)
 		abort();
 }
 
+/* At exit (libFuzzer exits normally after -max_total_time or -runs). */
+static void teardown(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/.covship/run.json", root);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.covship/done.json", root);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.covship", root);
+	rmdir(path);
+	rmdir(root);
+}
+
 static void setup(void)
 {
 	char sub[96];
@@ -52,6 +66,7 @@ static void setup(void)
 	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		abort();
+	atexit(teardown);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

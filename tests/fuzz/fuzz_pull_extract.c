@@ -26,6 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char parent[64];
 static char staging[96];
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw);
+
+/* At exit (libFuzzer exits normally after -max_total_time or -runs). */
+static void teardown(void)
+{
+	(void)nftw(parent, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void setup(void)
 {
 	strcpy(parent, "/tmp/covship-fuzz-pull.XXXXXX");
@@ -33,6 +41,7 @@ static void setup(void)
 		abort();
 	snprintf(staging, sizeof(staging), "%s/staging", parent);
 	log_set_level(LOG_LEVEL_ERROR);
+	atexit(teardown);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
