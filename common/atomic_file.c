@@ -21,8 +21,10 @@ int fsync_dir(const char *dir)
 	return err;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+int write_all_fd(int fd, const void *buf, size_t len)
 {
+	const char *p = buf;
+
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -50,7 +52,7 @@ int atomic_write_file(const char *dir, const char *name, const void *data, size_
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
 	if (fd < 0)
 		return -errno;
-	err = write_all(fd, data, len);
+	err = write_all_fd(fd, data, len);
 	if (!err && fsync(fd) < 0)
 		err = -errno;
 	if (close(fd) < 0 && !err)

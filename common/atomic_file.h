@@ -16,4 +16,7 @@ int atomic_write_file(const char *dir, const char *name, const void *data, size_
 /* fsync a directory by path: makes a rename or unlink in it durable. */
 int fsync_dir(const char *dir);
 
+/* Write all of buf, retrying short writes and EINTR. Returns 0 or -errno. */
+int write_all_fd(int fd, const void *buf, size_t len);
+
 #endif

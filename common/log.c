@@ -31,20 +31,46 @@ static const char *const level_names[] = {
 	[LOG_LEVEL_DEBUG] = "debug",
 };
 
+int log_level_from_name(const char *name, enum log_level *out)
+{
+	size_t i;
+
+	if (!name)
+		return -1;
+	if (strcmp(name, "warn") == 0) { /* the common abbreviation */
+		*out = LOG_LEVEL_WARN;
+		return 0;
+	}
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(name, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int log_json_from_name(const char *name, bool *json)
+{
+	if (name && strcmp(name, "text") == 0)
+		*json = false;
+	else if (name && strcmp(name, "json") == 0)
+		*json = true;
+	else
+		return -1;
+	return 0;
+}
+
 int log_init(const char *program)
 {
 	const char *fmt = getenv("COVSHIP_LOG_FORMAT");
 
 	log_cfg.program = program;
-	if (!fmt || !*fmt || strcmp(fmt, "text") == 0) {
+	if (!fmt || !*fmt) {
 		log_cfg.json = false;
 		return 0;
 	}
-	if (strcmp(fmt, "json") == 0) {
-		log_cfg.json = true;
-		return 0;
-	}
-	return -1;
+	return log_json_from_name(fmt, &log_cfg.json);
 }
 
 void log_set_level(enum log_level level)

@@ -25,6 +25,12 @@ enum log_level {
  * in text form), so the caller can report the bad configuration. */
 int log_init(const char *program);
 void log_set_level(enum log_level level);
+/* The names of --log-level and --log-format, shared by every program so
+ * they all accept the same words. Return 0, or -1 for an unknown name
+ * (*out untouched). Level: error, warning (or warn), info, debug. */
+int log_level_from_name(const char *name, enum log_level *out);
+/* Format: text (*json = false) or json. */
+int log_json_from_name(const char *name, bool *json);
 enum log_level log_get_level(void);
 void log_set_json(bool json);
 

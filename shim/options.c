@@ -54,33 +54,7 @@ int options_parse_grace(const char *s, int64_t *ms)
 
 int options_parse_level(const char *s, enum log_level *level)
 {
-	static const struct {
-		const char *name;
-		enum log_level level;
-	} names[] = {
-		{ "debug", LOG_LEVEL_DEBUG },  { "info", LOG_LEVEL_INFO },
-		{ "warning", LOG_LEVEL_WARN }, { "warn", LOG_LEVEL_WARN },
-		{ "error", LOG_LEVEL_ERROR },
-	};
-
-	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(s, names[i].name) == 0) {
-			*level = names[i].level;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int parse_format(const char *s, bool *json)
-{
-	if (strcmp(s, "text") == 0)
-		*json = false;
-	else if (strcmp(s, "json") == 0)
-		*json = true;
-	else
-		return -1;
-	return 0;
+	return log_level_from_name(s, level);
 }
 
 #define GRACE_HINT "expected seconds from 0 to 86400 with at most 3 decimals, e.g. 25 or 2.5"
@@ -138,7 +112,7 @@ static int parse_valued(const char *opt, const char *val, struct options *o,
 		}
 		seen->level = true;
 	} else {
-		if (parse_format(val, &o->log_json) < 0) {
+		if (log_json_from_name(val, &o->log_json) < 0) {
 			snprintf(err, errlen, "bad --log-format '%s': " FORMAT_HINT, val);
 			return -1;
 		}
@@ -205,7 +179,7 @@ static int apply_env(char *const envp[], struct options *o, const struct cli_see
 		return -1;
 	}
 	if (!seen->format && (v = options_env(envp, "COVSHIP_LOG_FORMAT")) &&
-	    parse_format(v, &o->log_json) < 0) {
+	    log_json_from_name(v, &o->log_json) < 0) {
 		snprintf(err, errlen, "bad COVSHIP_LOG_FORMAT='%s': " FORMAT_HINT, v);
 		return -1;
 	}

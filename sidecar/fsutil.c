@@ -162,23 +162,6 @@ int mkdir_p(const char *path, unsigned int mode)
 	return 0;
 }
 
-int write_all_fd(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 void sha256_to_hex(const unsigned char *md, char hex[65])
 {
 	static const char digits[] = "0123456789abcdef";

@@ -48,9 +48,6 @@ int fsync_parent(int rootfd, const char *relpath);
 /* mkdir -p with mode for the last components. Returns -errno. */
 int mkdir_p(const char *path, unsigned int mode);
 
-/* Write all of buf; -errno. */
-int write_all_fd(int fd, const void *buf, size_t len);
-
 /* SHA-256 of a file as 64 hex digits. Returns -errno (or -EIO for a libcrypto failure). */
 int sha256_file(const char *path, char hex[65]);
 void sha256_to_hex(const unsigned char *md, char hex[65]);

@@ -86,15 +86,9 @@ int cmd_health(int argc, char **argv)
 	struct options o;
 	int rc;
 
-	switch (options_parse(OPTIONS_HEALTH, argc, argv, &o)) {
-	case OPTIONS_EXIT_OK:
-		return 0;
-	case OPTIONS_ERROR:
-		options_free(&o);
-		return 2;
-	case OPTIONS_OK:
-		break;
-	}
+	rc = options_load(OPTIONS_HEALTH, argc, argv, &o);
+	if (rc >= 0)
+		return rc;
 	rc = check(o.spool);
 	options_free(&o);
 	return rc;

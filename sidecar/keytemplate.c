@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fsutil.h"
+
 struct outbuf {
 	char *p;
 	size_t len, cap;
@@ -64,23 +66,6 @@ static int expand_var(struct outbuf *o, const char *name, size_t n, const struct
 	return 0;
 }
 
-/* Every '/'-separated segment must be non-empty and not "." or "..". */
-static bool key_valid(const char *k)
-{
-	const char *seg = k;
-
-	for (;;) {
-		const char *end = strchr(seg, '/');
-		size_t n = end ? (size_t)(end - seg) : strlen(seg);
-
-		if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && !memcmp(seg, "..", 2)))
-			return false;
-		if (!end)
-			return true;
-		seg = end + 1;
-	}
-}
-
 int keytemplate_expand(const char *tmpl, const struct key_vars *v, char *out, size_t outlen,
 		       char *err, size_t errlen)
 {
@@ -118,7 +103,7 @@ int keytemplate_expand(const char *tmpl, const struct key_vars *v, char *out, si
 		snprintf(err, errlen, "key template: expanded key longer than %zu bytes", outlen - 1);
 		return -1;
 	}
-	if (!key_valid(out)) {
+	if (!relpath_safe(out)) { /* every segment non-empty, not . or .. */
 		snprintf(err, errlen,
 			 "key template: '%s' gives key '%s' with an empty, '.' or '..' segment "
 			 "or a leading '/'", tmpl, out);

@@ -14,6 +14,8 @@ enum {
 	OPT_DIR = 'd',
 	OPT_DEST = 'D',
 	OPT_HELP = 'h',
+	OPT_VERBOSE = 'v',
+	OPT_QUIET = 'q',
 	OPT_SPOOL = 0x100,
 	OPT_FORMAT,
 	OPT_INCLUDE,
@@ -27,6 +29,7 @@ enum {
 	OPT_RETRY_MAX,
 	OPT_KEEP,
 	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
 	OPT_ENDPOINT,
 	OPT_REGION,
 	OPT_CA_BUNDLE,
@@ -34,37 +37,51 @@ enum {
 	OPT_PATH_STYLE,
 };
 
-/* One row per option: its long name, its environment variable, and whether
- * it takes a value. Both parsers (env and argv) walk this table. */
+/* Which subcommands take an option: an option a command's --help does not
+ * list is rejected on its command line rather than silently ignored, and its
+ * environment variable (shared by every command in the container) skipped. */
+#define FOR_WATCH (1u << OPTIONS_WATCH)
+#define FOR_PUSH (1u << OPTIONS_PUSH)
+#define FOR_HEALTH (1u << OPTIONS_HEALTH)
+#define FOR_BUNDLING (FOR_WATCH | FOR_PUSH)
+#define FOR_ALL (FOR_WATCH | FOR_PUSH | FOR_HEALTH)
+
+/* One row per option: its long name, its environment variable, whether
+ * it takes a value, and the commands that take it. Both parsers (env and
+ * argv) walk this table. */
 struct optdef {
 	const char *name;
 	const char *env;
 	int id;
 	bool has_arg;
+	unsigned int cmds;
 };
 
 static const struct optdef optdefs[] = {
-	{ "dir", "COVSHIP_DIR", OPT_DIR, true },
-	{ "dest", "COVSHIP_DEST", OPT_DEST, true },
-	{ "spool", "COVSHIP_SPOOL", OPT_SPOOL, true },
-	{ "format", "COVSHIP_FORMAT", OPT_FORMAT, true },
-	{ "include", "COVSHIP_INCLUDE", OPT_INCLUDE, true },
-	{ "exclude", "COVSHIP_EXCLUDE", OPT_EXCLUDE, true },
-	{ "key-template", "COVSHIP_KEY_TEMPLATE", OPT_KEY_TEMPLATE, true },
-	{ "compression", "COVSHIP_COMPRESSION", OPT_COMPRESSION, true },
-	{ "compression-level", "COVSHIP_COMPRESSION_LEVEL", OPT_LEVEL, true },
-	{ "snapshot-interval", "COVSHIP_SNAPSHOT_INTERVAL", OPT_SNAPSHOT, true },
-	{ "settle", "COVSHIP_SETTLE", OPT_SETTLE, true },
-	{ "drain-timeout", "COVSHIP_DRAIN_TIMEOUT", OPT_DRAIN, true },
-	{ "retry-max", "COVSHIP_RETRY_MAX", OPT_RETRY_MAX, true },
-	{ "keep-sources", "COVSHIP_KEEP_SOURCES", OPT_KEEP, false },
-	{ "log-level", "COVSHIP_LOG_LEVEL", OPT_LOG_LEVEL, true },
-	{ "endpoint", "COVSHIP_ENDPOINT", OPT_ENDPOINT, true },
-	{ "region", "COVSHIP_REGION", OPT_REGION, true },
-	{ "ca-bundle", "COVSHIP_CA_BUNDLE", OPT_CA_BUNDLE, true },
-	{ "insecure", "COVSHIP_INSECURE", OPT_INSECURE, false },
-	{ "path-style", "COVSHIP_PATH_STYLE", OPT_PATH_STYLE, false },
-	{ "help", NULL, OPT_HELP, false },
+	{ "dir", "COVSHIP_DIR", OPT_DIR, true, FOR_BUNDLING },
+	{ "dest", "COVSHIP_DEST", OPT_DEST, true, FOR_BUNDLING },
+	{ "spool", "COVSHIP_SPOOL", OPT_SPOOL, true, FOR_ALL },
+	{ "format", "COVSHIP_FORMAT", OPT_FORMAT, true, FOR_BUNDLING },
+	{ "include", "COVSHIP_INCLUDE", OPT_INCLUDE, true, FOR_BUNDLING },
+	{ "exclude", "COVSHIP_EXCLUDE", OPT_EXCLUDE, true, FOR_BUNDLING },
+	{ "key-template", "COVSHIP_KEY_TEMPLATE", OPT_KEY_TEMPLATE, true, FOR_BUNDLING },
+	{ "compression", "COVSHIP_COMPRESSION", OPT_COMPRESSION, true, FOR_BUNDLING },
+	{ "compression-level", "COVSHIP_COMPRESSION_LEVEL", OPT_LEVEL, true, FOR_BUNDLING },
+	{ "snapshot-interval", "COVSHIP_SNAPSHOT_INTERVAL", OPT_SNAPSHOT, true, FOR_WATCH },
+	{ "settle", "COVSHIP_SETTLE", OPT_SETTLE, true, FOR_WATCH },
+	{ "drain-timeout", "COVSHIP_DRAIN_TIMEOUT", OPT_DRAIN, true, FOR_WATCH },
+	{ "retry-max", "COVSHIP_RETRY_MAX", OPT_RETRY_MAX, true, FOR_WATCH },
+	{ "keep-sources", "COVSHIP_KEEP_SOURCES", OPT_KEEP, false, FOR_BUNDLING },
+	{ "log-level", "COVSHIP_LOG_LEVEL", OPT_LOG_LEVEL, true, FOR_ALL },
+	{ "log-format", "COVSHIP_LOG_FORMAT", OPT_LOG_FORMAT, true, FOR_ALL },
+	{ "verbose", NULL, OPT_VERBOSE, false, FOR_ALL },
+	{ "quiet", NULL, OPT_QUIET, false, FOR_ALL },
+	{ "endpoint", "COVSHIP_ENDPOINT", OPT_ENDPOINT, true, FOR_BUNDLING },
+	{ "region", "COVSHIP_REGION", OPT_REGION, true, FOR_BUNDLING },
+	{ "ca-bundle", "COVSHIP_CA_BUNDLE", OPT_CA_BUNDLE, true, FOR_BUNDLING },
+	{ "insecure", "COVSHIP_INSECURE", OPT_INSECURE, false, FOR_BUNDLING },
+	{ "path-style", "COVSHIP_PATH_STYLE", OPT_PATH_STYLE, false, FOR_BUNDLING },
+	{ "help", NULL, OPT_HELP, false, FOR_ALL },
 };
 
 #define NOPTS (sizeof(optdefs) / sizeof(optdefs[0]))
@@ -159,6 +176,18 @@ static int apply_compression(struct options *o, const char *v)
 	return -1;
 }
 
+static int apply_log_format(const char *v)
+{
+	bool json;
+
+	if (log_json_from_name(v, &json) < 0) {
+		log_error("--log-format: unknown '%s' (use text or json)", v);
+		return -1;
+	}
+	log_set_json(json);
+	return 0;
+}
+
 static int apply(struct options *o, int id, const char *v, bool from_env)
 {
 	unsigned n;
@@ -185,6 +214,9 @@ static int apply(struct options *o, int id, const char *v, bool from_env)
 	case OPT_RETRY_MAX: return parse_uint(id, v, 86400, &o->retry_max);
 	case OPT_KEEP: return parse_bool(id, v, &o->keep_sources);
 	case OPT_LOG_LEVEL: o->log_level = v; return 0;
+	case OPT_LOG_FORMAT: return apply_log_format(v);
+	case OPT_VERBOSE: o->log_level = "debug"; return 0;
+	case OPT_QUIET: o->log_level = "warning"; return 0;
 	case OPT_ENDPOINT: o->dest_opts.endpoint = v; return 0;
 	case OPT_REGION: o->dest_opts.region = v; return 0;
 	case OPT_CA_BUNDLE: o->dest_opts.ca_bundle = v; return 0;
@@ -207,12 +239,18 @@ static void defaults(struct options *o)
 	o->retry_max = 60;
 }
 
-static int from_environment(struct options *o)
+static bool takes(enum options_cmd cmd, const struct optdef *d)
+{
+	return d->cmds & (1u << cmd);
+}
+
+static int from_environment(enum options_cmd cmd, struct options *o)
 {
 	size_t i;
 
 	for (i = 0; i < NOPTS; i++) {
-		const char *v = optdefs[i].env ? getenv(optdefs[i].env) : NULL;
+		const char *v = optdefs[i].env && takes(cmd, &optdefs[i]) ?
+					getenv(optdefs[i].env) : NULL;
 
 		if (!v || (!*v && optdefs[i].has_arg))
 			continue;
@@ -222,21 +260,26 @@ static int from_environment(struct options *o)
 	return 0;
 }
 
-static int from_argv(struct options *o, int argc, char **argv, bool *help)
+static int from_argv(enum options_cmd cmd, struct options *o, int argc, char **argv,
+		     bool *help)
 {
 	struct option lopts[NOPTS + 1];
-	size_t i;
+	size_t i, n = 0;
 	int c;
 
 	memset(lopts, 0, sizeof(lopts));
 	for (i = 0; i < NOPTS; i++) {
-		lopts[i].name = optdefs[i].name;
-		lopts[i].has_arg = optdefs[i].has_arg ? required_argument : no_argument;
-		lopts[i].val = optdefs[i].id;
+		if (!takes(cmd, &optdefs[i]))
+			continue;
+		lopts[n].name = optdefs[i].name;
+		lopts[n].has_arg = optdefs[i].has_arg ? required_argument : no_argument;
+		lopts[n].val = optdefs[i].id;
+		n++;
 	}
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+d:D:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, cmd == OPTIONS_HEALTH ? "+hvq" : "+d:D:hvq",
+				lopts, NULL)) != -1) {
 		if (c == OPT_HELP) {
 			*help = true;
 			return 0;
@@ -259,17 +302,14 @@ static int from_argv(struct options *o, int argc, char **argv, bool *help)
 
 static int check_log_level(const char *v)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
-	int i;
+	enum log_level level;
 
-	for (i = 0; i < 4; i++) {
-		if (!strcmp(v, names[i])) {
-			log_set_level((enum log_level)i);
-			return 0;
-		}
+	if (log_level_from_name(v, &level) < 0) {
+		log_error("--log-level: unknown '%s' (use error, warning, info or debug)", v);
+		return -1;
 	}
-	log_error("--log-level: unknown '%s' (use error, warning, info or debug)", v);
-	return -1;
+	log_set_level(level);
+	return 0;
 }
 
 static int validate(enum options_cmd cmd, struct options *o)
@@ -307,7 +347,7 @@ enum options_result options_parse(enum options_cmd cmd, int argc, char **argv, s
 	bool help = false;
 
 	defaults(o);
-	if (from_environment(o) < 0 || from_argv(o, argc, argv, &help) < 0)
+	if (from_environment(cmd, o) < 0 || from_argv(cmd, o, argc, argv, &help) < 0)
 		return OPTIONS_ERROR;
 	if (help) {
 		options_usage(cmd, stdout);
@@ -322,6 +362,21 @@ void options_free(struct options *o)
 	free(o->env_globs[0]);
 	free(o->env_globs[1]);
 	o->env_globs[0] = o->env_globs[1] = NULL;
+}
+
+int options_load(enum options_cmd cmd, int argc, char **argv, struct options *o)
+{
+	switch (options_parse(cmd, argc, argv, o)) {
+	case OPTIONS_OK:
+		return -1;
+	case OPTIONS_EXIT_OK:
+		options_free(o);
+		return 0;
+	case OPTIONS_ERROR:
+		break;
+	}
+	options_free(o);
+	return 2;
 }
 
 static const char usage_common[] =
@@ -341,6 +396,10 @@ static const char usage_common[] =
 	"      --endpoint URL, --region R, --ca-bundle FILE, --insecure, --path-style\n"
 	"                           S3 settings [COVSHIP_ENDPOINT, _REGION, _CA_BUNDLE, _INSECURE, _PATH_STYLE]\n"
 	"      --log-level L        error|warning|info|debug (default info)   [COVSHIP_LOG_LEVEL]\n"
+	"  -v, --verbose            same as --log-level debug\n"
+	"  -q, --quiet              same as --log-level warning\n"
+	"      --log-format F       text ('[covship] level: message', default) or json\n"
+	"                           (one JSON object per line)                [COVSHIP_LOG_FORMAT]\n"
 	"  -h, --help               this help\n";
 
 static const char usage_watch[] =
@@ -373,8 +432,14 @@ void options_usage(enum options_cmd cmd, FILE *out)
 	case OPTIONS_HEALTH:
 		fputs("usage: covship health [--spool DIR]\n"
 		      "Exit 0 while the watcher using the spool is alive and its last delivery did not\n"
-		      "fail permanently, 1 otherwise.\n\n"
-		      "      --spool DIR          (default " OPTIONS_DEFAULT_SPOOL ")  [COVSHIP_SPOOL]\n",
+		      "fail permanently, 1 otherwise; 2 bad usage.\n\n"
+		      "      --spool DIR          the watcher's spool (default " OPTIONS_DEFAULT_SPOOL ")\n"
+		      "                                                              [COVSHIP_SPOOL]\n"
+		      "      --log-level L        error|warning|info|debug (default info)   [COVSHIP_LOG_LEVEL]\n"
+		      "  -v, --verbose            same as --log-level debug\n"
+		      "  -q, --quiet              same as --log-level warning\n"
+		      "      --log-format F       text (default) or json                    [COVSHIP_LOG_FORMAT]\n"
+		      "  -h, --help               this help\n",
 		      out);
 		break;
 	}

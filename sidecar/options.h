@@ -60,6 +60,10 @@ enum options_result {
  * borrowed, not copied: they live as long as the process. */
 enum options_result options_parse(enum options_cmd cmd, int argc, char **argv, struct options *o);
 void options_free(struct options *o);
+/* options_parse() for a command's entry point: -1 when the command is to
+ * run, else o is freed and the result is the exit status (0 after --help,
+ * 2 after a configuration error). */
+int options_load(enum options_cmd cmd, int argc, char **argv, struct options *o);
 void options_usage(enum options_cmd cmd, FILE *out);
 
 #endif

@@ -53,15 +53,9 @@ int cmd_push(int argc, char **argv)
 	long pending;
 	int attempt, rc;
 
-	switch (options_parse(OPTIONS_PUSH, argc, argv, &o)) {
-	case OPTIONS_EXIT_OK:
-		return 0;
-	case OPTIONS_ERROR:
-		options_free(&o);
-		return 2;
-	case OPTIONS_OK:
-		break;
-	}
+	rc = options_load(OPTIONS_PUSH, argc, argv, &o);
+	if (rc >= 0)
+		return rc;
 	if (shipper_open(&sh, &o) < 0) {
 		shipper_close(&sh);
 		options_free(&o);

@@ -30,19 +30,32 @@ void plan_free(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static int remove_temporaries(struct spool *sp)
+/* A listing of the spool through its own fd (dirfd stays ours). NULL with
+ * errno set on failure. */
+static DIR *spool_opendir(struct spool *sp)
 {
-	DIR *d;
-	struct dirent *de;
 	int fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
 
 	if (fd < 0)
-		return -errno;
+		return NULL;
 	d = fdopendir(fd);
 	if (!d) {
+		int e = errno;
+
 		close(fd);
-		return -errno;
+		errno = e;
 	}
+	return d;
+}
+
+static int remove_temporaries(struct spool *sp)
+{
+	DIR *d = spool_opendir(sp);
+	struct dirent *de;
+
+	if (!d)
+		return -errno;
 	while ((de = readdir(d))) {
 		/* ".<name>.tmp.<pid>": a write that never reached its rename */
 		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp.")) {
@@ -360,21 +373,15 @@ static bool is_plan_name(const char *n)
 
 int spool_plan_load_all(struct spool *sp, struct plan **plans, size_t *n)
 {
-	int fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = spool_opendir(sp);
 	struct plan *v = NULL;
 	size_t cnt = 0;
 	struct dirent *de;
-	DIR *d;
 
 	*plans = NULL;
 	*n = 0;
-	if (fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	while ((de = readdir(d))) {
 		struct plan *nv;
 
@@ -415,18 +422,12 @@ int spool_bundle_path(const struct spool *sp, const struct plan *p, char *buf, s
 
 long spool_pending(struct spool *sp)
 {
-	int fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = spool_opendir(sp);
 	struct dirent *de;
 	long cnt = 0;
-	DIR *d;
 
-	if (fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	while ((de = readdir(d)))
 		if (is_plan_name(de->d_name))
 			cnt++;

@@ -518,15 +518,9 @@ int cmd_watch(int argc, char **argv)
 	memset(&w, 0, sizeof(w));
 	w.ifd = w.sfd = -1;
 	w.sh.rootfd = w.sh.spool.dirfd = w.sh.spool.lockfd = -1;
-	switch (options_parse(OPTIONS_WATCH, argc, argv, &w.o)) {
-	case OPTIONS_EXIT_OK:
-		return 0;
-	case OPTIONS_ERROR:
-		options_free(&w.o);
-		return 2;
-	case OPTIONS_OK:
-		break;
-	}
+	rc = options_load(OPTIONS_WATCH, argc, argv, &w.o);
+	if (rc >= 0)
+		return rc;
 	rc = start(&w);
 	if (rc == 0)
 		rc = loop(&w);

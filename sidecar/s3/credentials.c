@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "credentials.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -164,6 +165,7 @@ static int ini_profile(const char *path, const char *section, struct aws_creds *
 static int from_files(struct aws_creds *out, char *err, size_t errlen)
 {
 	const char *profile = getenv("AWS_PROFILE");
+	bool named;
 	const char *home = getenv("HOME");
 	const char *cf = getenv("AWS_SHARED_CREDENTIALS_FILE");
 	const char *conf = getenv("AWS_CONFIG_FILE");
@@ -172,6 +174,7 @@ static int from_files(struct aws_creds *out, char *err, size_t errlen)
 
 	if (!profile || !*profile)
 		profile = getenv("AWS_DEFAULT_PROFILE");
+	named = profile && *profile;
 	if (!profile || !*profile)
 		profile = "default";
 	snprintf(credpath, sizeof(credpath), "%s/.aws/credentials", home ? home : "/");
@@ -199,6 +202,14 @@ static int from_files(struct aws_creds *out, char *err, size_t errlen)
 	if (r == 0) {
 		out->expiration = 0;
 		out->source = "shared files";
+	} else if (named) {
+		/* As the SDKs do: falling through to the task role would sign
+		 * with an identity the user did not ask for. */
+		set_err(err, errlen, "AWS_PROFILE/AWS_DEFAULT_PROFILE '%s': the shared credentials "
+			"files %s and %s give it no aws_access_key_id and aws_secret_access_key; "
+			"fix the profile name or unset the variable", profile,
+			cf && *cf ? cf : credpath, conf && *conf ? conf : confpath);
+		return -1;
 	}
 	return r;
 }
@@ -296,6 +307,15 @@ static long meta_request(struct cred_chain *c, const char *method, const char *u
 	return -1;
 }
 
+/* A literal 127.0.0.0/8 address. A name such as "127.0.0.1.example.com"
+ * starts with "127." too but may resolve anywhere. */
+static bool loopback_ipv4(const char *host)
+{
+	struct in_addr a;
+
+	return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
 /* Plain http is allowed to the container endpoints and loopback only. */
 static int full_uri_allowed(const char *uri, char *err, size_t errlen)
 {
@@ -311,7 +331,7 @@ static int full_uri_allowed(const char *uri, char *err, size_t errlen)
 		ok = 0;
 	} else if (strcasecmp(scheme, "http") != 0) {
 		set_err(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI must be http or https");
-	} else if (strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0 ||
+	} else if (loopback_ipv4(host) || strcmp(host, "[::1]") == 0 ||
 		   strcasecmp(host, "localhost") == 0 || strcmp(host, "169.254.170.2") == 0 ||
 		   strcmp(host, "169.254.170.23") == 0 || strcasecmp(host, "[fd00:ec2::23]") == 0) {
 		ok = 0;

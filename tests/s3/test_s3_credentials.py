@@ -166,6 +166,10 @@ def main(tmp):
     r = run(tmp, {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://10.1.2.3/creds"})
     c.check(r.returncode == 2 and b"plain http is allowed only" in r.stderr,
             "full uri: http to 10.1.2.3 refused with a clear line")
+    # A host name that merely starts with "127." may resolve anywhere.
+    r = run(tmp, {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1.example.com/creds"})
+    c.check(r.returncode == 2 and b"plain http is allowed only" in r.stderr,
+            "full uri: http to 127.0.0.1.example.com refused (%s)" % r.stderr.decode().strip())
 
     # IMDSv2: token PUT, role, credentials, each GET with the token.
     imds = {"COVSHIP_TEST_IMDS_ENDPOINT": "http://" + host, "AWS_EC2_METADATA_DISABLED": None}
@@ -215,6 +219,21 @@ def main(tmp):
     c.check(r.returncode == 0 and not META.requests, "files: profile [ci] used, ECS not asked")
     r = run(tmp, dict(ecs, AWS_SHARED_CREDENTIALS_FILE=cred))
     c.check(r.returncode == 2 and b"InvalidAccessKeyId" in r.stderr, "files control: [default] has bad keys")
+    # The config file's [profile NAME] when the credentials file lacks it.
+    conf = os.path.join(tmp, "config")
+    with open(conf, "w") as f:
+        f.write("[profile cfg]\nregion = us-east-1\naws_access_key_id = %s\n"
+                "aws_secret_access_key = %s\n" % (ENV["AWS_ACCESS_KEY_ID"], ENV["AWS_SECRET_ACCESS_KEY"]))
+    META.reset()
+    r = run(tmp, dict(ecs, AWS_SHARED_CREDENTIALS_FILE=cred, AWS_CONFIG_FILE=conf, AWS_PROFILE="cfg"))
+    c.check(r.returncode == 0 and not META.requests,
+            "files: [profile cfg] of the config file used (%s)" % r.stderr.decode().strip())
+    # A named profile that does not exist is an error, as in the SDKs: not
+    # a silent fall-through to the task role (which would work here).
+    META.reset()
+    r = run(tmp, dict(ecs, AWS_SHARED_CREDENTIALS_FILE=cred, AWS_CONFIG_FILE=conf, AWS_PROFILE="typo"))
+    c.check(r.returncode == 2 and b"'typo'" in r.stderr and not META.requests,
+            "files: unknown AWS_PROFILE refused, ECS not asked (%s)" % r.stderr.decode().strip())
 
     # Nothing configured: one clear line, exit 2.
     r = run(tmp, {})

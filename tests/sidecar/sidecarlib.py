@@ -10,47 +10,19 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tarfile
-import tempfile
-import time
 
 PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-
-class Checker:
-    def __init__(self, name, labels=("PASS", "FAIL")):
-        self.labels = labels
-        self.name = name
-        self.failed = 0
-        self.passed = 0
-        self.t0 = time.monotonic()
-        print(f"=== {name}", flush=True)
-
-    def check(self, ok, what, detail=""):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        line = f"{self.labels[0] if ok else self.labels[1]}: {what}"
-        if detail:
-            line += f" ({detail})"
-        print(line, flush=True)
-        return ok
-
-    def info(self, msg):
-        print(f"info: {msg}", flush=True)
-
-    def finish(self):
-        dt = time.monotonic() - self.t0
-        verdict = "PASS" if self.failed == 0 and self.passed > 0 else "FAIL"
-        print(f"RESULT: {verdict} {self.name}: {self.passed} passed, "
-              f"{self.failed} failed, {dt:.1f} s", flush=True)
-        sys.exit(0 if verdict == "PASS" else 1)
+# The PASS/FAIL checker, scratch dir and polling are the shim tests' own
+# (one output format for every integration test).
+sys.path.insert(0, os.path.join(HERE, "..", "shim"))
+import testlib  # noqa: E402
+from testlib import Checker, wait_for  # noqa: E402,F401  (re-exported)
 
 
 def parse_args(extra=None):
@@ -66,39 +38,9 @@ def parse_args(extra=None):
     return a
 
 
-class Scratch:
+class Scratch(testlib.Scratch):
     def __init__(self, keep=False):
-        self.path = tempfile.mkdtemp(prefix="covship-sidecartest.")
-        self.keep = keep
-        self.cleanups = []
-
-    def sub(self, name):
-        p = os.path.join(self.path, name)
-        os.makedirs(p, exist_ok=True)
-        return p
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        for fn in reversed(self.cleanups):
-            try:
-                fn()
-            except Exception as e:  # clean-up must go on
-                print(f"info: clean-up: {e}", flush=True)
-        if self.keep:
-            print(f"info: scratch kept at {self.path}", flush=True)
-        else:
-            shutil.rmtree(self.path, ignore_errors=True)
-
-
-def wait_for(pred, timeout, step=0.02):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
+        super().__init__(keep, prefix="covship-sidecartest.")
 
 
 def clean_env(**kv):

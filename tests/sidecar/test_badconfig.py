@@ -3,6 +3,7 @@
 
 Control: the same command with the mistake fixed exits 0 (so the checks
 would notice a covship that exits 2 for everything, or never)."""
+import json
 import os
 import stat
 
@@ -61,6 +62,30 @@ with Scratch(a.keep) as s:
                                                COVSHIP_SPOOL=spool), timeout=20)
     c.check(r.returncode == 0, "control: the same settings through COVSHIP_* exit 0",
             f"rc={r.returncode} {r.stderr!r}")
+    # push takes only the options its --help lists: a watch-only one is an
+    # error, not silently ignored (control: watch rejects the bad value of it).
+    r = run(a.covship, ["push"] + good + ["--drain-timeout", "5"], timeout=20)
+    lines = r.stderr.decode(errors="replace").strip().splitlines()
+    c.check(r.returncode == 2 and len(lines) == 1 and "--drain-timeout" in lines[0],
+            "push: a watch-only option -> exit 2 with one line naming it",
+            f"rc={r.returncode} stderr={lines!r}")
+    # The same one line, as one JSON object, with --log-format json
+    # (control: the text form above is not JSON).
+    for how, argv, env in (("--log-format json", ["--log-format", "json"], {}),
+                           ("COVSHIP_LOG_FORMAT=json", [], {"COVSHIP_LOG_FORMAT": "json"})):
+        r = run(a.covship, ["watch"] + argv + good + ["--format", "cobol"],
+                env=clean_env(**env), timeout=20)
+        lines = r.stderr.decode(errors="replace").strip().splitlines()
+        try:
+            obj = json.loads(lines[0]) if len(lines) == 1 else None
+        except ValueError:
+            obj = None
+        c.check(r.returncode == 2 and obj is not None and obj.get("level") == "error"
+                and "cobol" in obj.get("message", ""),
+                f"{how}: the bad-configuration line is one JSON object", f"{lines!r}")
+    r = run(a.covship, ["watch"] + good + ["--format", "cobol"], timeout=20)
+    c.check(not r.stderr.startswith(b"{"), "control: the default log line is text",
+            repr(r.stderr))
     r = run(a.covship, ["watch", "--help"])
     c.check(r.returncode == 0 and b"--drain-timeout" in r.stdout and b"COVSHIP_SPOOL" in r.stdout,
             "watch --help lists options and their variables")
