@@ -639,15 +639,15 @@ int s3_request(struct s3_client *c, const struct s3_req *r, struct http_xfer *x,
 
 /* ---- digests ---- */
 
-int s3_digest_range(int fd, uint64_t off, uint64_t len, struct s3_digests *d)
+int s3_digest_range(int fd, uint64_t off, uint64_t len, struct s3_digests *d, bool want_md5)
 {
-	EVP_MD_CTX *sha = EVP_MD_CTX_new(), *md5 = EVP_MD_CTX_new();
+	EVP_MD_CTX *sha = EVP_MD_CTX_new(), *md5 = want_md5 ? EVP_MD_CTX_new() : NULL;
 	unsigned char *buf = malloc(256 * 1024);
 	unsigned char s[32], m[16];
 	int rc = -1;
 
-	if (!sha || !md5 || !buf || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL) ||
-	    !EVP_DigestInit_ex(md5, EVP_md5(), NULL))
+	if (!sha || (want_md5 && !md5) || !buf || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL) ||
+	    (md5 && !EVP_DigestInit_ex(md5, EVP_md5(), NULL)))
 		goto out;
 	while (len) {
 		size_t want = len < 256 * 1024 ? (size_t)len : 256 * 1024;
@@ -657,16 +657,19 @@ int s3_digest_range(int fd, uint64_t off, uint64_t len, struct s3_digests *d)
 			continue;
 		if (n <= 0)
 			goto out;
-		if (!EVP_DigestUpdate(sha, buf, (size_t)n) || !EVP_DigestUpdate(md5, buf, (size_t)n))
+		if (!EVP_DigestUpdate(sha, buf, (size_t)n) ||
+		    (md5 && !EVP_DigestUpdate(md5, buf, (size_t)n)))
 			goto out;
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
-	if (!EVP_DigestFinal_ex(sha, s, NULL) || !EVP_DigestFinal_ex(md5, m, NULL))
+	if (!EVP_DigestFinal_ex(sha, s, NULL) || (md5 && !EVP_DigestFinal_ex(md5, m, NULL)))
 		goto out;
 	sigv4_hex(s, 32, d->sha256_hex);
 	EVP_EncodeBlock((unsigned char *)d->sha256_b64, s, 32);
-	EVP_EncodeBlock((unsigned char *)d->md5_b64, m, 16);
+	d->md5_b64[0] = '\0';
+	if (md5)
+		EVP_EncodeBlock((unsigned char *)d->md5_b64, m, 16);
 	rc = 0;
 out:
 	EVP_MD_CTX_free(sha);
@@ -1021,7 +1024,7 @@ int s3_put_file(struct s3_client *c, const char *bucket, const char *key, const 
 
 		if (po && po->sha256_hex) {
 			snprintf(hex, sizeof(hex), "%s", po->sha256_hex);
-		} else if (s3_digest_range(fd, 0, (uint64_t)st.st_size, &d) == 0) {
+		} else if (s3_digest_range(fd, 0, (uint64_t)st.st_size, &d, false) == 0) {
 			memcpy(hex, d.sha256_hex, sizeof(hex));
 		} else {
 			set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
@@ -1033,7 +1036,7 @@ int s3_put_file(struct s3_client *c, const char *bucket, const char *key, const 
 		close(fd);
 		return rc;
 	}
-	if (s3_digest_range(fd, 0, (uint64_t)st.st_size, &d) != 0) {
+	if (s3_digest_range(fd, 0, (uint64_t)st.st_size, &d, true) != 0) {
 		set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		close(fd);
 		return S3_ERR_RETRY;

@@ -62,13 +62,18 @@ struct s3_batch_ops {
 void s3_run_batch(struct s3_client *c, size_t n, int max_parallel, const struct s3_batch_ops *ops,
 		  void *ctx);
 
-/* One pass over a file range: hex SHA-256, base64 SHA-256, base64 MD5. */
+/* One pass over a file range: hex SHA-256, base64 SHA-256 and, when md5 is
+ * set, base64 MD5 (else md5_b64 is ""). */
 struct s3_digests {
 	char sha256_hex[65];
 	char sha256_b64[48];
 	char md5_b64[32];
 };
-int s3_digest_range(int fd, uint64_t off, uint64_t len, struct s3_digests *d);
+int s3_digest_range(int fd, uint64_t off, uint64_t len, struct s3_digests *d, bool md5);
+
+/* The part size for a file of size bytes: want (cfg->part_size), raised to
+ * a whole number of MiB when that is needed to stay within 10,000 parts. */
+uint64_t s3_part_size(uint64_t size, uint64_t want);
 
 int s3_put_multipart(struct s3_client *c, const char *bucket, const char *key, int fd,
 		     uint64_t size, const char *sha256_hex, const struct s3_put_opts *po,

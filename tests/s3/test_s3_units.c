@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* S3 XML parsing, retry policy, URL parsing and endpoint/region resolution. */
+/* S3 XML parsing, retry policy, URL parsing, endpoint/region resolution and
+ * multipart part sizes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "dest.h"
 #include "retry.h"
 #include "s3.h"
+#include "s3_internal.h"
 #include "s3xml.h"
 
 static void test_error_doc(void **state)
@@ -189,12 +191,35 @@ static void test_config_resolve(void **state)
 	clear_env();
 }
 
+/* Parts stay >= the configured size and <= 10,000 whatever the file size. */
+static void test_part_size(void **state)
+{
+	const uint64_t mib = 1024 * 1024, sizes[] = {
+		64 * mib, 1024 * mib, 80000 * mib, 80000 * mib + 1, 1ULL << 40, 5ULL << 40,
+	};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(s3_part_size(1024 * mib, 8 * mib), 8 * mib);
+	/* 1 TiB at 8 MiB would be 131,072 parts */
+	assert_true(s3_part_size(1ULL << 40, 8 * mib) > 8 * mib);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint64_t ps = s3_part_size(sizes[i], 8 * mib);
+
+		assert_true(ps >= 8 * mib);
+		assert_int_equal(ps % mib, 0);
+		assert_true((sizes[i] + ps - 1) / ps <= 10000);
+		assert_true(ps <= 5ULL << 30);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_doc),     cmocka_unit_test(test_list_doc),
 		cmocka_unit_test(test_complete_doc),  cmocka_unit_test(test_retry_policy),
 		cmocka_unit_test(test_parse_url),     cmocka_unit_test(test_config_resolve),
+		cmocka_unit_test(test_part_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

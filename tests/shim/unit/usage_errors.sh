@@ -72,6 +72,31 @@ if ! "$shim" -q -- sh -c "$touch_cmd" || [ ! -e "$proof" ]; then
 	echo "FAIL: control run did not start the command" >&2
 	fails=$((fails + 1))
 fi
+# json logging, from the variable and from the option: every stderr line is
+# one JSON object of covship-shim (control: the default text lines are not).
+py=${COVSHIP_PYTHON:-/usr/bin/python3}
+all_json() {
+	"$py" -c 'import json, sys
+lines = sys.stdin.read().splitlines()
+ok = bool(lines) and all(json.loads(l).get("program") == "covship-shim" and
+			 json.loads(l).get("level") and json.loads(l).get("message") for l in lines)
+sys.exit(0 if ok else 1)' 2>/dev/null
+}
+COVSHIP_LOG_FORMAT=json "$shim" -- true 2>"$tmp/err" >/dev/null
+all_json <"$tmp/err" || { echo "FAIL: COVSHIP_LOG_FORMAT=json: not one JSON object per line" >&2
+	cat "$tmp/err" >&2; fails=$((fails + 1)); }
+"$shim" --log-format json -- true 2>"$tmp/err" >/dev/null
+all_json <"$tmp/err" || { echo "FAIL: --log-format json: not one JSON object per line" >&2
+	cat "$tmp/err" >&2; fails=$((fails + 1)); }
+COVSHIP_LOG_FORMAT=json "$shim" --grace x -- true 2>"$tmp/err" >/dev/null
+all_json <"$tmp/err" || { echo "FAIL: COVSHIP_LOG_FORMAT=json: a usage error is not JSON" >&2
+	cat "$tmp/err" >&2; fails=$((fails + 1)); }
+"$shim" -- true 2>"$tmp/err" >/dev/null
+if all_json <"$tmp/err"; then
+	echo "FAIL: control: the default text log parsed as JSON (checker broken)" >&2
+	fails=$((fails + 1))
+fi
+
 # --help is complete enough to name every option and variable.
 for word in --grace --coverage-dir --log-level --verbose --quiet --log-format --help \
 	--version COVSHIP_GRACE COVSHIP_DIR COVSHIP_LOG_LEVEL COVSHIP_LOG_FORMAT; do
