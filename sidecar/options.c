@@ -276,7 +276,9 @@ static int from_argv(enum options_cmd cmd, struct options *o, int argc, char **a
 		lopts[n].val = optdefs[i].id;
 		n++;
 	}
-	optind = 1;
+	/* 0, not 1: makes glibc reinitialise getopt, so a second parse (tests,
+	 * fuzzers) does not resume from the previous argv's state. */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, cmd == OPTIONS_HEALTH ? "+hvq" : "+d:D:hvq",
 				lopts, NULL)) != -1) {

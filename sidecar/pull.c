@@ -274,7 +274,9 @@ static int parse_args(struct pull_opts *o, int argc, char **argv)
 	o->python = DEFAULT_PYTHON;
 	if (read_env(o) < 0)
 		return -1;
-	optind = 1;
+	/* 0, not 1: makes glibc reinitialise getopt, so a second parse (tests,
+	 * fuzzers) does not resume from the previous argv's state. */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:cm:x:j:h", long_opts, NULL)) != -1) {
 		if (c == 'h') {

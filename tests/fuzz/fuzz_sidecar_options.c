@@ -16,21 +16,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/*
- * options_parse() sets optind = 1, which does not reset glibc's getopt: a
- * parse that stopped inside a cluster of short options ("-hd...") leaves
- * getopt pointing into that argv, and the next parse reads freed memory.
- * covship parses once per process, so that is harmless there; here every
- * input starts from a fresh getopt (optind = 0 forces glibc to reinitialise).
- */
-static void reset_getopt(void)
-{
-	static char *none[] = { "reset", NULL };
-
-	optind = 0;
-	getopt(1, none, "");
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum options_cmd cmds[] = { OPTIONS_WATCH, OPTIONS_PUSH, OPTIONS_HEALTH };
@@ -52,7 +37,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		argv[argc++] = p;
 	argv[argc] = NULL;
 	log_set_level(LOG_LEVEL_ERROR);
-	reset_getopt();
 	options_parse(cmds[c], argc, argv, &o);
 	options_free(&o);
 	free(buf);

@@ -32,7 +32,12 @@ static int run(char *const argv[], const struct signals *sig, int *exec_errno)
 	return exitcode_from_wait(status);
 }
 
-/* Each test runs with a pristine mask and restores it. */
+/*
+ * Each test runs with a pristine mask and every disposition at default: the
+ * test runner may itself have been started with signals ignored (a shell's
+ * background job ignores SIGINT and SIGQUIT, nohup ignores SIGHUP), and the
+ * child's SigIgn is compared bit for bit.
+ */
 static int setup(void **state)
 {
 	static struct signals sig; /* cmocka state outlives the setup's frame */
@@ -40,7 +45,9 @@ static int setup(void **state)
 
 	sigemptyset(&none);
 	assert_int_equal(sigprocmask(SIG_SETMASK, &none, NULL), 0);
-	signal(SIGCHLD, SIG_DFL);
+	for (int s = 1; s < SIGRTMIN; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
 	*state = &sig;
 	return 0;
 }
