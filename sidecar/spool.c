@@ -90,9 +90,20 @@ static int lock_spool(struct spool *sp, char *err, size_t errlen)
 		return -1;
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	errno = 0;
 	if (ftruncate(sp->lockfd, 0) < 0 || pwrite(sp->lockfd, buf, (size_t)n, 0) != n) {
+		/*
+		 * A full disk is a fault to wait out, not a configuration error:
+		 * the pid in the lock file only improves the "in use" message,
+		 * and the watcher retries its spool writes until space returns.
+		 */
+		if (errno == ENOSPC || errno == EDQUOT) {
+			log_warn("spool %s is full (%s); starting anyway, bundles are retried "
+				 "once space is freed", sp->dir, strerror(errno));
+			return 0;
+		}
 		snprintf(err, errlen, "spool %s is not writable (%s); free space or pass another "
-			 "--spool", sp->dir, strerror(errno));
+			 "--spool", sp->dir, errno ? strerror(errno) : "short write");
 		return -1;
 	}
 	return 0;

@@ -105,6 +105,42 @@ with Scratch(a.keep) as s:
     c.check(count_sources(data) == 0 and not spool_leftovers(spool),
             "sources removed and spool empty after delivery")
 
+    # 4: a watcher started on a spool that is already full waits for space
+    # (a full disk is retried, not a configuration error with exit 2)
+    RUN3 = "5ee5ee5ee5ee5ee5ee5ee5ee5ee5ee5e"
+    cov3, dest3 = s.sub("cov3"), s.sub("dest3")
+    spool3 = os.path.join(s.path, "spool3")
+    mount_tmpfs(s, spool3, "1m")
+    with open(os.path.join(spool3, "filler"), "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    data3 = fake_run(cov3, RUN3)
+    for i in range(10):
+        with open(os.path.join(data3, f".coverage.full.{i}"), "wb") as fh:
+            fh.write(os.urandom(2048))
+    w3 = Watch(a.covship, ["--dir", cov3, "--dest", "file://" + dest3, "--spool", spool3,
+                           "--retry-max", "1", "--drain-timeout", "30"],
+               os.path.join(s.path, "watch3.log"))
+    s.cleanups.append(w3.kill)
+    fake_done(cov3, RUN3)
+    time.sleep(1.0)
+    c.check(w3.proc.poll() is None, "full spool at start: the watcher keeps running",
+            f"rc={w3.proc.poll()} {w3.log()[-300:]}")
+    c.check(count_sources(data3) == 10 and not bundles(dest3),
+            "full spool at start: sources intact, nothing delivered yet")
+    os.unlink(os.path.join(spool3, "filler"))
+    wait_for(lambda: count_sources(data3) == 0, 30, 0.1)
+    w3.signal(15)
+    rc3 = w3.wait(30)
+    seen3, _, probs3 = delivered_files(dest3)
+    c.check(rc3 == 0 and not probs3 and len(seen3) == 10,
+            "full spool at start: once space is back, all 10 delivered and exit 0",
+            f"rc={rc3} seen={len(seen3)} {probs3[:2]}")
+
     # control: the shell baseline on a full tmpfs
     cov2 = s.sub("cov2")
     for i in range(2000):
