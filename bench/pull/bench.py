@@ -58,11 +58,14 @@ def main():
                     "--only-show-errors", "--recursive", "s3://%s/bench/" % B,
                     os.path.join(WORK, "aws")], aenv)
     rows = [("aws s3 cp --recursive (download only)", awsr)]
-    for jobs in (4, 16):
-        out = os.path.join(WORK, "cov%d" % jobs)
+    # None: the default (16)
+    for jobs in (4, None, 32):
+        out = os.path.join(WORK, "cov%s" % jobs)
+        opt = ["--jobs", str(jobs)] if jobs else []
         cov = measure([COVSHIP, "pull", "s3://%s/bench" % B, "--out", out,
-                       "--jobs", str(jobs), "--log-level", "warning"], env)
-        rows.append(("covship pull --jobs %d (download+verify+extract)" % jobs, cov))
+                       "--log-level", "warning"] + opt, env)
+        rows.append(("covship pull %s (download+verify+extract)" %
+                     ("--jobs %d" % jobs if jobs else "(default --jobs)"), cov))
         shutil.rmtree(out)
     for name, (wall, rss) in rows:
         print("| %s | %.2f s | %.1f MiB | %.2f× |" % (name, wall, rss / 1024, awsr[0] / wall))
