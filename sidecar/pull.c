@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dest.h"
+#include "fsutil.h"
 #include "log.h"
 #include "pull_combine.h"
 #include "pull_extract.h"
@@ -346,7 +347,7 @@ static char *output_rel(const char *rel)
 
 static int open_out(struct pull_run *r)
 {
-	int rc = pull_mkdirs(r->o->out);
+	int rc = mkdir_p(r->o->out, 0755);
 
 	if (rc < 0) {
 		log_error("--out %s: cannot create: %s", r->o->out, strerror(-rc));

@@ -11,26 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int pull_mkdirs(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t i, n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		if (i < n)
-			buf[i] = '/';
-	}
-	return 0;
-}
-
 int pull_open_dirs_at(int dirfd, const char *rel)
 {
 	char buf[PATH_MAX];

@@ -7,9 +7,6 @@
 #ifndef COVSHIP_PULL_FS_H
 #define COVSHIP_PULL_FS_H
 
-/* mkdir -p for the --out directory (mode 0755). Returns 0 or -errno. */
-int pull_mkdirs(const char *path);
-
 /* Open (creating as needed) the directory rel below dirfd, component by
  * component, refusing symlinks. Returns an fd or -errno. */
 int pull_open_dirs_at(int dirfd, const char *rel);

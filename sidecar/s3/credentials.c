@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "credentials.h"
+#include "errbuf.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -31,17 +32,6 @@ struct cred_chain {
 	CURL *h;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 struct cred_chain *cred_chain_new(const struct http_tls *tls)
 {

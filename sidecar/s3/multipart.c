@@ -6,6 +6,7 @@
  * sending a 1 GiB bundle again.
  */
 #include "s3_internal.h"
+#include "errbuf.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -48,17 +49,6 @@ struct mp {
 	size_t errlen;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 uint64_t s3_part_size(uint64_t size, uint64_t want)
 {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* S3 operations over our SigV4 and the libcurl transport. */
 #include "s3_internal.h"
+#include "errbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,20 +22,6 @@
 #include "s3xml.h"
 
 #define MiB (1024ULL * 1024ULL)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- configuration ---- */
 
