@@ -940,7 +940,9 @@ static int get_done(void *ctx, size_t i, int rc, struct http_xfer *x, const char
 
 	(void)x;
 	g->jobs[i].result = rc;
-	snprintf(g->jobs[i].err, sizeof(g->jobs[i].err), "%s", err);
+	/* The job keeps one line; a longer message is cut, on purpose. */
+	snprintf(g->jobs[i].err, sizeof(g->jobs[i].err), "%.*s", (int)sizeof(g->jobs[i].err) - 1,
+		 err);
 	return 0;
 }
 

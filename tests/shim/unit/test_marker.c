@@ -221,7 +221,7 @@ static void assert_exists(const char *dir, const char *rel, bool want_dir)
 	char path[512];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	assert_true(snprintf(path, sizeof(path), "%s/%s", dir, rel) < (int)sizeof(path));
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(S_ISDIR(st.st_mode), want_dir);
 }
