@@ -20,6 +20,7 @@ inotify-tools
 radosgw ceph-mon ceph-osd
 awscli
 podman runc debootstrap python3-yaml curl uuid-runtime
+time
 "
 
 missing=""

@@ -4,9 +4,7 @@ parallel download, verify, extract) vs `aws s3 cp --recursive` (download
 only) of the same bundles from the same radosgw."""
 import os
 import shutil
-import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../../tests/s3"))
@@ -18,13 +16,7 @@ COVSHIP, ENV, WORK, COUNT = sys.argv[1], h.load_env(sys.argv[2]), sys.argv[3], i
 B = ENV["COVSHIP_TEST_BUCKET"]
 
 
-def measure(cmd, env):
-    t0 = time.monotonic()
-    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, capture_output=True)
-    wall = time.monotonic() - t0
-    if r.returncode:
-        sys.exit("bench: %s failed: %s" % (cmd[0], r.stderr.decode()[-500:]))
-    return wall, int(r.stderr.decode().strip().splitlines()[-1])
+measure = h.measure
 
 
 def upload(s3):

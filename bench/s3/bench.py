@@ -2,9 +2,7 @@
 """Driver of bench/s3/run: wall time and peak RSS of covship's S3 client vs
 aws-cli for the same uploads, against the same radosgw."""
 import os
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/s3"))
 import s3helpers as h  # noqa: E402
@@ -14,14 +12,7 @@ B = ENV["COVSHIP_TEST_BUCKET"]
 s3 = h.botocore_client(ENV)
 
 
-def measure(cmd, env):
-    """Wall seconds and peak RSS (KiB) of cmd, via GNU time."""
-    t0 = time.monotonic()
-    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, capture_output=True)
-    wall = time.monotonic() - t0
-    if r.returncode:
-        sys.exit("bench: %s failed: %s" % (cmd[0], r.stderr.decode()[-500:]))
-    return wall, int(r.stderr.decode().strip().splitlines()[-1])
+measure = h.measure
 
 
 def aws_env():

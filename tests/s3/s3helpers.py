@@ -114,3 +114,13 @@ class Checks:
     def exit(self):
         print("%d check(s) failed" % self.failed)
         sys.exit(1 if self.failed else 0)
+
+
+def measure(cmd, env):
+    """Wall seconds and peak RSS (KiB) of cmd, via GNU time (benchmarks)."""
+    t0 = time.monotonic()
+    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, capture_output=True)
+    wall = time.monotonic() - t0
+    if r.returncode:
+        sys.exit("bench: %s failed: %s" % (cmd[0], r.stderr.decode()[-500:]))
+    return wall, int(r.stderr.decode().strip().splitlines()[-1])
