@@ -43,43 +43,110 @@ static enum dest_result verify_existing(struct dest_s3 *d, const char *key, cons
 	return DEST_FATAL;
 }
 
+/* PREFIX/key (a '/' added when the prefix does not end in one); malloc'ed. */
+static char *full_key(const struct dest_s3 *d, const char *key)
+{
+	size_t n = strlen(d->prefix) + strlen(key) + 2;
+	char *full = malloc(n);
+
+	if (!full)
+		return NULL;
+	if (d->prefix[0] && d->prefix[strlen(d->prefix) - 1] != '/')
+		snprintf(full, n, "%s/%s", d->prefix, key);
+	else
+		snprintf(full, n, "%s%s", d->prefix, key);
+	return full;
+}
+
+/* An s3_put_file/s3_put_objects result as a dest_result (err explains). */
+static enum dest_result outcome(struct dest_s3 *d, int rc, const char *full,
+				const char *sha256_hex, char *err, size_t errlen)
+{
+	switch (rc) {
+	case S3_OK:
+		return DEST_OK;
+	case S3_ERR_EXISTS:
+		return verify_existing(d, full, sha256_hex, err, errlen);
+	case S3_ERR_RETRY:
+		return DEST_RETRY;
+	default:
+		return DEST_FATAL;
+	}
+}
+
 static enum dest_result s3_deliver(struct dest *base, const char *path, const char *key,
 				   const char *sha256_hex, char *err, size_t errlen)
 {
 	struct dest_s3 *d = (struct dest_s3 *)base;
 	struct s3_put_opts po = { .if_none_match = true, .sha256_hex = sha256_hex,
 				  .state_dir = d->spool_dir };
-	char *full;
-	size_t n = strlen(d->prefix) + strlen(key) + 2;
+	char *full = full_key(d, key);
 	enum dest_result res;
 	int rc;
 
-	full = malloc(n);
 	if (!full) {
 		snprintf(err, errlen, "out of memory");
 		return DEST_RETRY;
 	}
-	if (d->prefix[0] && d->prefix[strlen(d->prefix) - 1] != '/')
-		snprintf(full, n, "%s/%s", d->prefix, key);
-	else
-		snprintf(full, n, "%s%s", d->prefix, key);
 	rc = s3_put_file(d->client, d->bucket, full, path, &po, err, errlen);
-	switch (rc) {
-	case S3_OK:
-		res = DEST_OK;
-		break;
-	case S3_ERR_EXISTS:
-		res = verify_existing(d, full, sha256_hex, err, errlen);
-		break;
-	case S3_ERR_RETRY:
-		res = DEST_RETRY;
-		break;
-	default:
-		res = DEST_FATAL;
-		break;
-	}
+	res = outcome(d, rc, full, sha256_hex, err, errlen);
 	free(full);
 	return res;
+}
+
+static const struct dest_ops s3_ops;
+
+/* dest_s3_deliver_many on a destination that is not s3://. */
+static size_t deliver_each(struct dest *d, struct dest_item *items, size_t n)
+{
+	size_t i, failed = 0;
+
+	for (i = 0; i < n; i++) {
+		items[i].err[0] = '\0';
+		items[i].result = dest_deliver(d, items[i].path, items[i].key, items[i].sha256_hex,
+					       items[i].err, sizeof(items[i].err));
+		failed += items[i].result != DEST_OK;
+	}
+	return failed;
+}
+
+size_t dest_s3_deliver_many(struct dest *base, struct dest_item *items, size_t n, int max_parallel)
+{
+	struct dest_s3 *d = (struct dest_s3 *)base;
+	struct s3_put_opts po = { .if_none_match = true, .state_dir = NULL };
+	struct s3_put_job *jobs;
+	size_t i, failed = 0;
+
+	if (base->ops != &s3_ops)
+		return deliver_each(base, items, n);
+	po.state_dir = d->spool_dir;
+	jobs = calloc(n ? n : 1, sizeof(*jobs));
+	for (i = 0; jobs && i < n; i++) {
+		jobs[i].path = items[i].path;
+		jobs[i].sha256_hex = items[i].sha256_hex;
+		if (!(jobs[i].key = full_key(d, items[i].key)))
+			break;
+	}
+	if (!jobs || i < n) {
+		for (i = 0; i < n; i++) {
+			items[i].result = DEST_RETRY;
+			snprintf(items[i].err, sizeof(items[i].err), "out of memory");
+			if (jobs)
+				free((char *)jobs[i].key);
+		}
+		free(jobs);
+		return n;
+	}
+	s3_put_objects(d->client, d->bucket, jobs, n, max_parallel, &po);
+	for (i = 0; i < n; i++) {
+		snprintf(items[i].err, sizeof(items[i].err), "%s", jobs[i].err);
+		items[i].result = outcome(d, jobs[i].result, jobs[i].key, items[i].sha256_hex,
+					  items[i].err, sizeof(items[i].err));
+		failed += items[i].result != DEST_OK;
+		free((char *)jobs[i].key);
+	}
+	free(jobs);
+	return failed;
 }
 
 static void s3_close(struct dest *base)

@@ -162,6 +162,11 @@ int http_xfer_setup(CURL *h, struct http_xfer *x, const struct http_tls *tls)
 		SET(CURLOPT_READDATA, x);
 		SET(CURLOPT_SEEKFUNCTION, seek_cb);
 		SET(CURLOPT_SEEKDATA, x);
+		/* File bodies: 4x curl's 64 KiB means a quarter of the read
+		 * and send calls; 1 GiB went up 1-12 % faster against radosgw
+		 * here (A/B runs), for 0.75 MiB of RSS with 4 parts in flight. */
+		if (!r->body_mem)
+			SET(CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024L);
 		if (strcmp(r->method, "POST") == 0)
 			SET(CURLOPT_CUSTOMREQUEST, "POST");
 	}

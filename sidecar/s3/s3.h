@@ -104,6 +104,23 @@ struct s3_get_job {
 int s3_get_objects(struct s3_client *c, const char *bucket, struct s3_get_job *jobs, size_t n,
 		   int max_parallel);
 
+/* The same as a stream, for any number of objects: nothing is kept per job,
+ * files are open (and temporary space used) only for the transfers in
+ * flight, and each download can be used as soon as it is complete while the
+ * others go on (pull extracts there). start(ctx, i), just before job i
+ * starts, gives its key (which must live until done) and the fd to write
+ * into, or returns -1 with err set to fail the job. done(ctx, i, rc, err) is
+ * called exactly once for every job i < n, with rc S3_OK or S3_ERR_* and
+ * err one line when rc != S3_OK (a job that never started included: the
+ * return value counts those). */
+struct s3_get_hooks {
+	int (*start)(void *ctx, size_t i, const char **key, int *fd, char *err, size_t errlen);
+	void (*done)(void *ctx, size_t i, int rc, const char *err);
+	void *ctx;
+};
+size_t s3_get_each(struct s3_client *c, const char *bucket, size_t n, int max_parallel,
+		   const struct s3_get_hooks *hooks);
+
 struct s3_put_opts {
 	bool if_none_match;       /* send If-None-Match: * (S3_ERR_EXISTS on 412) */
 	const char *sha256_hex;   /* of the file; computed when NULL */
@@ -116,5 +133,24 @@ struct s3_put_opts {
  * cfg->multipart_threshold. Memory stays flat: the file is streamed. */
 int s3_put_file(struct s3_client *c, const char *bucket, const char *key, const char *path,
 		const struct s3_put_opts *po, char *err, size_t errlen);
+
+/* Many files at once (a spool holding many bundles): files below
+ * cfg->multipart_threshold go as PutObjects like s3_put_file's, at most
+ * max_parallel at once over one libcurl multi handle, each retried on its
+ * own; a file is open only while its upload is in flight. Larger files
+ * follow one after the other with s3_put_file (their parts are parallel
+ * already). po's if_none_match and state_dir apply to every job; the
+ * expected SHA-256 is per job. */
+struct s3_put_job {
+	const char *key;
+	const char *path;
+	const char *sha256_hex; /* expected SHA-256 of the file, or NULL */
+	int result;             /* out: S3_OK or S3_ERR_* (S3_ERR_EXISTS on 412) */
+	char err[256];          /* out: one line when result != S3_OK */
+};
+
+/* Returns 0 when every job succeeded, else the number of failed jobs. */
+size_t s3_put_objects(struct s3_client *c, const char *bucket, struct s3_put_job *jobs, size_t n,
+		      int max_parallel, const struct s3_put_opts *po);
 
 #endif

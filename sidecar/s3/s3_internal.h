@@ -71,6 +71,12 @@ struct s3_digests {
 };
 int s3_digest_range(int fd, uint64_t off, uint64_t len, struct s3_digests *d, bool md5);
 
+/* A PutObject of fd's first size bytes with the digests d: Content-MD5,
+ * x-amz-checksum-sha256, x-amz-meta-covship-sha256, the signed payload hash
+ * and, when asked, If-None-Match: *. d must live as long as r. */
+void s3_put_req_fill(struct s3_req *r, const char *bucket, const char *key, int fd,
+		     uint64_t size, const struct s3_digests *d, bool if_none_match);
+
 /* The part size for a file of size bytes: want (cfg->part_size), raised to
  * a whole number of MiB when that is needed to stay within 10,000 parts. */
 uint64_t s3_part_size(uint64_t size, uint64_t want);

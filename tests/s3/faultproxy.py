@@ -8,7 +8,9 @@ With CERT and KEY (PEM) it speaks https to its clients (for the TLS tests).
 Listens on 127.0.0.1 (a free port, written to PORTFILE), forwards every
 request unchanged (Host header included, so SigV4 signatures stay valid) to
 127.0.0.1:UPSTREAM_PORT, except when a rule fires. Each request is logged as
-one JSON line to LOGFILE: {"method","path","query","action","status"}.
+one JSON line to LOGFILE: {"method","path","query","action","status",
+"inflight"}, where inflight is how many requests (this one included) the
+proxy was handling when this one arrived: concurrency made visible.
 
 RULES_JSON is a list of rules, tried in order:
   {"method": "PUT", "query": "partNumber", "skip": 0, "count": 2,
@@ -21,6 +23,8 @@ fires on matches number skip+1 .. skip+count. Actions:
   reset_request   read half the request body, then reset the connection
   reset_response  forward, send the headers and half the body, then reset
   stall           read the request, send nothing for "seconds" (default 6)
+  delay           wait "seconds" (default 0.3), then forward: makes requests
+                  sent at once overlap for certain
   complete_error  200 with an <Error> body (InternalError), not forwarded
   forward_then_error  forward (it succeeds upstream), answer 200 + <Error>
   status          answer "code"/"s3code" (e.g. 400 InvalidPart), not forwarded
@@ -42,6 +46,7 @@ UPSTREAM = int(sys.argv[1])
 PORTFILE, LOGFILE = sys.argv[2], sys.argv[3]
 RULES = json.loads(sys.argv[4])
 LOCK = threading.Lock()
+INFLIGHT = [0]  # requests being handled now (a list: mutable from threads, under LOCK)
 for r in RULES:
     r["seen"] = 0
 
@@ -95,11 +100,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def handle_any(self):
+        with LOCK:
+            INFLIGHT[0] += 1
+            now = INFLIGHT[0]
+        try:
+            self.handle_counted(now)
+        finally:
+            with LOCK:
+                INFLIGHT[0] -= 1
+
+    def handle_counted(self, inflight):
         path, _, query = self.path.partition("?")
         length = int(self.headers.get("Content-Length") or 0)
         rule = pick(self.command, query)
         action = rule["action"] if rule else "forward"
-        entry = {"method": self.command, "path": path, "query": query, "action": action}
+        entry = {"method": self.command, "path": path, "query": query, "action": action,
+                 "inflight": inflight}
         if action == "reset_request":
             self.rfile.read(length // 2)
             entry["status"] = "reset"
@@ -144,6 +160,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["status"] = 200
             log(entry)
             return self.reply(200, s3_error("InternalError", "injected 200 with Error"))
+        if action == "delay":
+            time.sleep(rule.get("seconds", 0.3))
         status, headers, data = self.forward(body)
         entry["status"] = status
         log(entry)

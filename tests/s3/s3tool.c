@@ -4,6 +4,11 @@
  *   s3tool put BUCKET KEY FILE [--if-none-match] [--state-dir DIR]
  *   s3tool putmany BUCKET PREFIX FILE...   (one client, one after the other)
  *   s3tool deliver s3://BUCKET/PREFIX KEY FILE SHA256 SPOOLDIR
+ *   s3tool delivermany s3://BUCKET/PREFIX SPOOLDIR PARALLEL LIST
+ *        LIST: `sha256sum` lines ("SHA256  FILE"), key = FILE's base name.
+ *        PARALLEL 0: one dest_deliver after the other (the sidecar's spool
+ *        loop); N: dest_s3_deliver_many with N at once. Prints
+ *        "KEY DEST_..." per file; exits with the worst dest_result.
  *   s3tool list BUCKET PREFIX          ("KEY SIZE" per line; repeated
  *                                       S3TOOL_REPEAT times, S3TOOL_SLEEP_MS apart,
  *                                       for the credential-refresh tests)
@@ -70,6 +75,91 @@ static int deliver(char **argv)
 	return (int)r;
 }
 
+/* LIST's lines as items; each line is its own allocation, owned by the
+ * item (through sha256_hex). Returns the count, -1 on error. */
+static long read_list(const char *list, struct dest_item **items)
+{
+	FILE *f = fopen(list, "re");
+	size_t cap = 0, n = 0;
+	char *line = NULL;
+	long len;
+
+	*items = NULL;
+	if (!f) {
+		perror(list);
+		return -1;
+	}
+	while ((len = (long)getline(&line, &cap, f)) > 0) {
+		char *sp = strchr(line, ' '), *path;
+		struct dest_item *more;
+
+		if (line[len - 1] == '\n')
+			line[len - 1] = '\0';
+		if (!sp || sp[1] != ' ')
+			continue;
+		*sp = '\0';
+		path = sp + 2;
+		more = realloc(*items, (n + 1) * sizeof(**items));
+		if (!more)
+			break;
+		*items = more;
+		memset(&more[n], 0, sizeof(more[n]));
+		more[n].sha256_hex = line;
+		more[n].path = path;
+		more[n].key = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+		n++;
+		line = NULL; /* owned by the item now */
+		cap = 0;
+	}
+	free(line);
+	fclose(f);
+	return (long)n;
+}
+
+static int delivermany(char **argv)
+{
+	struct dest_options o = { .spool_dir = argv[3] };
+	struct dest_item *items;
+	struct dest *d;
+	char err[1024] = "";
+	long n = read_list(argv[5], &items), i;
+	int parallel = atoi(argv[4]), worst = DEST_OK;
+
+	o.ca_bundle = getenv("S3TOOL_CA_BUNDLE");
+	o.insecure = getenv("S3TOOL_INSECURE") != NULL;
+	if (n < 0)
+		return 2;
+	if (dest_s3_open(argv[2], &o, &d, err, sizeof(err))) {
+		fprintf(stderr, "s3tool: %s\n", err);
+		for (i = 0; i < n; i++)
+			free((char *)items[i].sha256_hex);
+		free(items);
+		return 2;
+	}
+	if (parallel > 0) {
+		dest_s3_deliver_many(d, items, (size_t)n, parallel);
+	} else {
+		for (i = 0; i < n; i++)
+			items[i].result = dest_deliver(d, items[i].path, items[i].key,
+						       items[i].sha256_hex, items[i].err,
+						       sizeof(items[i].err));
+	}
+	for (i = 0; i < n; i++) {
+		enum dest_result r = items[i].result;
+
+		printf("%s %s\n", items[i].key,
+		       r == DEST_OK ? "DEST_OK" : r == DEST_RETRY ? "DEST_RETRY" : "DEST_FATAL");
+		if (r != DEST_OK)
+			fprintf(stderr, "s3tool: %s: %s\n", items[i].key, items[i].err);
+		if ((int)r > worst)
+			worst = (int)r;
+		free((char *)items[i].sha256_hex);
+	}
+	free(items);
+	dest_close(d);
+	return worst;
+}
+
 static int getmany(struct s3_client *c, int argc, char **argv)
 {
 	size_t n = (size_t)(argc - 5), i;
@@ -116,6 +206,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "deliver") == 0 && argc == 7)
 		return deliver(argv);
+	if (strcmp(argv[1], "delivermany") == 0 && argc == 6)
+		return delivermany(argv);
 	struct dest_options o = { .ca_bundle = getenv("S3TOOL_CA_BUNDLE"),
 				  .insecure = getenv("S3TOOL_INSECURE") != NULL };
 

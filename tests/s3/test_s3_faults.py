@@ -80,6 +80,80 @@ def scenario(tmp, name, rules, files, state, expect_exit=0, **extra):
     return log, results, pre
 
 
+def many(proxy, url, state, parallel, lst):
+    """s3tool delivermany; returns (exit, {key: result}, stderr)."""
+    r = tool(proxy, "delivermany", url, state, parallel, lst)
+    res = dict(line.split() for line in r.stdout.decode().splitlines())
+    return r.returncode, res, r.stderr.decode()
+
+
+def deliver_many(tmp, state, big):
+    """dest_s3_deliver_many: several spooled bundles at once, each with
+    dest_deliver's meaning; the one-by-one loop is the control."""
+    d = os.path.join(tmp, "spoolmany")
+    os.mkdir(d)
+    files = [make(os.path.join(d, "m%d.tar.gz" % i), 100_000 + i) for i in range(5)] + [big]
+    lst = os.path.join(tmp, "many.list")
+    with open(lst, "w") as f:
+        f.writelines("%s  %s\n" % (h.sha256_file(p), p) for p in files)
+    keys = sorted(os.path.basename(p) for p in files)
+    # Each small PutObject is held 0.3 s, so those sent at once overlap for
+    # certain; the second one answers SlowDown once (retried on its own).
+    rules = [{"action": "slowdown", "method": "PUT", "query": "!partNumber", "skip": 1, "count": 1},
+             {"action": "delay", "method": "PUT", "query": "!partNumber", "count": 100}]
+    inflight = {}
+    for par in (4, 0):
+        proxy = h.FaultProxy(ENV, rules, tmp)
+        pre = h.unique_prefix("faults-many%d" % par)
+        try:
+            rc, res, err = many(proxy, "s3://%s/%s" % (B, pre), state, par, lst)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        c.check(rc == 0 and sorted(res) == keys and set(res.values()) == {"DEST_OK"},
+                "deliver-many %d: every bundle DEST_OK (%s)" % (par, err.strip()[-300:]))
+        c.check(all(h.sha256_object(s3, B, pre + os.path.basename(p)) == h.sha256_file(p)
+                    for p in files), "deliver-many %d: every object intact" % par)
+        c.check(count(log, "PUT", action="slowdown") == 1, "deliver-many %d: one SlowDown retried" % par)
+        inflight[par] = max(e["inflight"] for e in log
+                            if e["method"] == "PUT" and "partNumber" not in e["query"])
+    c.check(inflight[4] >= 2, "deliver-many 4: PutObjects overlap (at most %d at once)" % inflight[4])
+    c.check(inflight[0] == 1, "deliver-many control: one by one never overlaps (%d)" % inflight[0])
+
+    # Again, with one key now holding other bytes and one bundle that no
+    # longer matches its SHA-256: only those two fail, as dest_deliver would.
+    pre = h.unique_prefix("faults-many-again")
+    url = "s3://%s/%s" % (B, pre)
+    s3.put_object(Bucket=B, Key=pre + "m1.tar.gz", Body=b"other")
+    proxy = h.FaultProxy(ENV, [], tmp)
+    try:
+        rc, res, err = many(proxy, url, state, 4, lst)
+        c.check(rc == 2 and res.get("m1.tar.gz") == "DEST_FATAL" and "other content" in err,
+                "deliver-many: other bytes under an existing key are DEST_FATAL (%s)" %
+                err.strip()[-300:])
+        c.check(all(res.get(k) == "DEST_OK" for k in keys if k != "m1.tar.gz"),
+                "deliver-many: the other bundles DEST_OK")
+        # m2 anew, but listed with a SHA-256 it does not have (it changed).
+        s3.delete_object(Bucket=B, Key=pre + "m2.tar.gz")
+        bad = lst + ".bad"
+        with open(lst) as f, open(bad, "w") as g:
+            g.write(f.read().replace(h.sha256_file(files[2]), "0" * 64))
+        rc, res, err = many(proxy, url, state, 4, bad)
+    finally:
+        proxy.stop()
+    c.check(rc == 2 and res.get("m2.tar.gz") == "DEST_FATAL" and "changed" in err,
+            "deliver-many: a bundle that is not its SHA-256 is DEST_FATAL (%s)" % err.strip()[-300:])
+    c.check(all(res.get(k) == "DEST_OK" for k in keys if k not in ("m1.tar.gz", "m2.tar.gz")),
+            "deliver-many: again, the others DEST_OK (412, same bytes)")
+    c.check(s3.get_object(Bucket=B, Key=pre + "m1.tar.gz")["Body"].read() == b"other",
+            "deliver-many: the existing object was not overwritten")
+    try:
+        s3.head_object(Bucket=B, Key=pre + "m2.tar.gz")
+        c.check(False, "deliver-many: the changed bundle was not stored")
+    except s3.exceptions.ClientError:
+        c.check(True, "deliver-many: the changed bundle was not stored")
+
+
 def main(tmp):
     state = os.path.join(tmp, "spool")
     os.mkdir(state)
@@ -166,6 +240,8 @@ def main(tmp):
                                              "offset": 3600}], [small], state, expect_exit=2)
     c.check(b"RequestTimeTooSkewed" in res[0].stderr and count(log, "PUT", status=403) == 2,
             "skew control: the 1 h offset was applied (radosgw refused the shifted time)")
+
+    deliver_many(tmp, state, big)
 
     # Control: without retries the same burst fails, as DEST_RETRY.
     scenario(tmp, "no-retries", [{"action": "slowdown", "method": "PUT", "count": 4}], [small], state,
