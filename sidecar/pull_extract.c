@@ -21,7 +21,9 @@
 #define MANIFEST_MAX ((size_t)64 << 20)
 
 /* Belt and braces: pull_path_safe() already refuses what these refuse, and
- * only regular files are ever handed to the writer. */
+ * only regular files are ever handed to the writer. Nothing is fsynced
+ * (libarchive's disk writer does not, nor does pull): the bundles stay in
+ * the bucket, so a pull that crashed is simply run again. */
 #define WRITE_FLAGS                                                                       \
 	(ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |              \
 	 ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_NO_OVERWRITE)

@@ -18,8 +18,7 @@ struct pull_bundle {
 	char *key;     /* object key (s3) or path below the root (file) */
 	char *rel;     /* key relative to the source root: names the output dir */
 	uint64_t size; /* as listed */
-	int fd;        /* after fetch: readable at offset 0, else -1 */
-	char err[320]; /* after a failed fetch: one line */
+	int fd;        /* in ready(): readable at offset 0, else -1 */
 };
 
 struct pull_bundle_list {
@@ -29,15 +28,22 @@ struct pull_bundle_list {
 
 struct pull_source;
 
+/* A fetched bundle, handed over as soon as it is readable (b->fd), or
+ * failed (b->fd < 0, err one line). */
+typedef void (*pull_ready_fn)(void *ctx, struct pull_bundle *b, const char *err);
+
 struct pull_source_ops {
 	/* Every bundle (name ends in .tar.gz or .tar.zst) under the root,
 	 * sorted by key. Returns 0 or -1 with one line in err. */
 	int (*list)(struct pull_source *s, struct pull_bundle_list *out, char *err, size_t errlen);
-	/* Make every bundle readable (b->fd); downloads go to files created
-	 * in tmpdir, at most `jobs` at a time. Returns how many failed; each
-	 * failure has its line in b->err. */
+	/* Make the bundles readable one by one, at most `jobs` downloads at
+	 * a time (small ones in memory, larger ones in unnamed files in
+	 * tmpdir), and hand each to ready() as soon as it is: b->fd readable
+	 * from offset 0, or b->fd < 0 and one line in err. The fd is the
+	 * source's, closed when ready() returns: open files and temporary
+	 * space stay bounded by `jobs`. Returns how many failed. */
 	size_t (*fetch)(struct pull_source *s, struct pull_bundle *b, size_t n, int tmpdir_fd,
-			int jobs);
+			int jobs, pull_ready_fn ready, void *ctx);
 	void (*close)(struct pull_source *s);
 };
 

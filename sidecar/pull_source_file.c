@@ -127,19 +127,19 @@ static int file_list(struct pull_source *s, struct pull_bundle_list *out, char *
 	return 0;
 }
 
-static int open_bundle(struct file_source *fs, struct pull_bundle *b)
+static int open_bundle(struct file_source *fs, struct pull_bundle *b, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd = openat(fs->root_fd, b->key, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0) {
-		snprintf(b->err, sizeof(b->err), "cannot open %.100s/%.100s: %s", fs->root, b->key,
-			 strerror(errno));
+		snprintf(err, errlen, "file source: cannot open %.100s/%.100s: %s", fs->root,
+			 b->key, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(b->err, sizeof(b->err), "%.100s/%.100s is not a regular file", fs->root,
-			 b->key);
+		snprintf(err, errlen, "file source: %.100s/%.100s is no longer a regular file",
+			 fs->root, b->key);
 		close(fd);
 		return -1;
 	}
@@ -148,16 +148,24 @@ static int open_bundle(struct file_source *fs, struct pull_bundle *b)
 }
 
 static size_t file_fetch(struct pull_source *s, struct pull_bundle *b, size_t n, int tmpdir_fd,
-			 int jobs)
+			 int jobs, pull_ready_fn ready, void *ctx)
 {
 	struct file_source *fs = (struct file_source *)s;
 	size_t i, failed = 0;
+	char err[320];
 
 	(void)tmpdir_fd; /* read in place */
 	(void)jobs;      /* local reads: parallelism buys nothing */
-	for (i = 0; i < n; i++)
-		if (open_bundle(fs, &b[i]) < 0)
+	for (i = 0; i < n; i++) {
+		if (open_bundle(fs, &b[i], err, sizeof(err)) < 0) {
 			failed++;
+			ready(ctx, &b[i], err);
+			continue;
+		}
+		ready(ctx, &b[i], NULL);
+		close(b[i].fd);
+		b[i].fd = -1;
+	}
 	return failed;
 }
 

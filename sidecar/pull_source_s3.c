@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * s3://bucket/prefix source on the S3 module: paginated ListObjectsV2, then
- * parallel GETs (one libcurl multi handle, bounded) into temporary files.
+ * parallel GETs (one libcurl multi handle, bounded), each download handed
+ * to the caller as soon as it is complete.
  */
 #include "pull_source.h"
 
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "dest.h"
@@ -60,60 +62,119 @@ static int s3src_list(struct pull_source *s, struct pull_bundle_list *out, char 
 	return 0;
 }
 
-/* Every download gets its file before any transfer starts: when the
- * temporary directory refuses one, it would refuse the rest too. */
-static int create_files(struct s3_get_job *job, struct pull_bundle *b, size_t n, int tmpdir_fd)
-{
-	char name[32];
-	size_t i;
+/* A download of at most MEM_BUNDLE_MAX bytes (as listed) goes to memory,
+ * up to MEM_BUDGET bytes at once: a memfd, so no inode is allocated on (and
+ * freed again from) the output file system, which on ext4 without a journal
+ * costs a synchronous discard per freed file and slows later inode
+ * allocations; never mapped, it does not add to our RSS. Larger downloads,
+ * or more at once, go to unnamed files in the work directory. */
+#define MEM_BUNDLE_MAX ((uint64_t)8 << 20)
+#define MEM_BUDGET ((uint64_t)64 << 20)
 
-	for (i = 0; i < n; i++) {
-		job[i].key = b[i].key;
-		snprintf(name, sizeof(name), "dl-%06zu", i);
-		job[i].fd = openat(tmpdir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (job[i].fd < 0) {
-			snprintf(b[i].err, sizeof(b[i].err), "cannot create a download file: %s",
-				 strerror(errno));
-			return -1;
+struct fetch_ctx {
+	struct pull_bundle *b;
+	int *fd;           /* the download file of each bundle in flight */
+	uint64_t *charged; /* memory budget taken by each bundle in flight */
+	uint64_t mem_used;
+	size_t failed;
+	int tmpdir_fd;
+	pull_ready_fn ready;
+	void *ready_ctx;
+};
+
+/* A file on disk that disappears with its descriptor. */
+static int unnamed_file(int dirfd, size_t i)
+{
+	char name[40];
+	int fd, e;
+
+	snprintf(name, sizeof(name), "dl-%06zu", i);
+	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (unlinkat(dirfd, name, 0) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static int fetch_start(void *vctx, size_t i, const char **key, int *fd, char *err,
+		       size_t errlen)
+{
+	struct fetch_ctx *f = vctx;
+	uint64_t size = f->b[i].size;
+
+	*key = f->b[i].key;
+	f->fd[i] = -1;
+	if (size <= MEM_BUNDLE_MAX && f->mem_used + size <= MEM_BUDGET) {
+		f->fd[i] = memfd_create("covship-pull", MFD_CLOEXEC);
+		if (f->fd[i] >= 0) {
+			f->charged[i] = size;
+			f->mem_used += size;
 		}
 	}
+	if (f->fd[i] < 0)
+		f->fd[i] = unnamed_file(f->tmpdir_fd, i);
+	if (f->fd[i] < 0) {
+		snprintf(err, errlen, "cannot create a download file in the work directory: %s",
+			 strerror(errno));
+		return -1;
+	}
+	*fd = f->fd[i];
 	return 0;
 }
 
+/* Hand the finished download over at once (pull extracts it while the
+ * other transfers go on), then release its file and memory. */
+static void fetch_done(void *vctx, size_t i, int rc, const char *err)
+{
+	struct fetch_ctx *f = vctx;
+	struct pull_bundle *b = &f->b[i];
+	char why[320];
+
+	if (rc == S3_OK && lseek(f->fd[i], 0, SEEK_SET) == 0) {
+		b->fd = f->fd[i];
+		f->ready(f->ready_ctx, b, NULL);
+	} else {
+		snprintf(why, sizeof(why), "download failed: %s",
+			 rc == S3_OK ? strerror(errno) : err);
+		f->failed++;
+		f->ready(f->ready_ctx, b, why);
+	}
+	b->fd = -1;
+	if (f->fd[i] >= 0)
+		close(f->fd[i]);
+	f->fd[i] = -1;
+	f->mem_used -= f->charged[i];
+	f->charged[i] = 0;
+}
+
 static size_t s3src_fetch(struct pull_source *s, struct pull_bundle *b, size_t n, int tmpdir_fd,
-			  int jobs)
+			  int jobs, pull_ready_fn ready, void *ready_ctx)
 {
 	struct s3_source *src = (struct s3_source *)s;
-	struct s3_get_job *job = calloc(n ? n : 1, sizeof(*job));
-	size_t i, failed = 0;
-	int ok;
+	struct fetch_ctx f = { b, NULL, NULL, 0, 0, tmpdir_fd, ready, ready_ctx };
+	struct s3_get_hooks hooks = { fetch_start, fetch_done, &f };
+	size_t i;
 
-	if (!job) {
+	f.fd = calloc(n ? n : 1, sizeof(*f.fd));
+	f.charged = calloc(n ? n : 1, sizeof(*f.charged));
+	if (!f.fd || !f.charged) {
+		free(f.fd);
+		free(f.charged);
 		for (i = 0; i < n; i++)
-			snprintf(b[i].err, sizeof(b[i].err), "out of memory");
+			ready(ready_ctx, &b[i], "out of memory");
 		return n;
 	}
 	for (i = 0; i < n; i++)
-		job[i].fd = -1;
-	ok = create_files(job, b, n, tmpdir_fd) == 0;
-	if (ok && n)
-		s3_get_objects(src->client, src->bucket, job, n, jobs);
-	for (i = 0; i < n; i++) {
-		if (ok && job[i].result == S3_OK && lseek(job[i].fd, 0, SEEK_SET) == 0) {
-			b[i].fd = job[i].fd;
-			continue;
-		}
-		if (!ok && !b[i].err[0])
-			snprintf(b[i].err, sizeof(b[i].err), "not downloaded (no download file)");
-		else if (ok)
-			snprintf(b[i].err, sizeof(b[i].err), "download failed: %s",
-				 job[i].result == S3_OK ? strerror(errno) : job[i].err);
-		if (job[i].fd >= 0)
-			close(job[i].fd);
-		failed++;
-	}
-	free(job);
-	return failed;
+		f.fd[i] = -1;
+	s3_get_each(src->client, src->bucket, n, jobs, &hooks);
+	free(f.fd);
+	free(f.charged);
+	return f.failed;
 }
 
 static void s3src_close(struct pull_source *s)
