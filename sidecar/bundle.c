@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +18,9 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "stage.h"
 
-#define READ_CHUNK (256 * 1024)
+#define READ_CHUNK BUNDLE_CHUNK
 
 const char *bundle_extension(enum compression c)
 {
@@ -28,7 +31,7 @@ const char *bundle_extension(enum compression c)
 struct sink {
 	int fd;
 	int err; /* first errno of a failed write */
-	EVP_MD_CTX *md;
+	EVP_MD_CTX *md; /* may be NULL */
 };
 
 /*
@@ -48,64 +51,74 @@ static la_ssize_t sink_write(struct archive *a, void *ud, const void *buf, size_
 	e = write_all_fd(s->fd, buf, len);
 	if (e < 0)
 		s->err = -e;
-	else if (!EVP_DigestUpdate(s->md, buf, len))
+	else if (s->md && !EVP_DigestUpdate(s->md, buf, len))
 		s->err = EIO;
 	return (la_ssize_t)len;
 }
 
-struct builder {
-	struct archive *a;
-	struct sink sink;
-	struct manifest_file *done; /* what went in, for the manifest */
-	size_t ndone;
-	unsigned char *buf;
-	char *err;
-	size_t errlen;
-};
-
-static int arch_fail(struct builder *b, const char *what)
+static int writer_fail(struct archive *a, const struct sink *s, const char *what, char *err,
+		       size_t errlen)
 {
-	int e = b->sink.err ? b->sink.err : archive_errno(b->a);
-	const char *msg = archive_error_string(b->a);
+	int e = s->err ? s->err : a ? archive_errno(a) : ENOMEM;
+	const char *msg = a ? archive_error_string(a) : NULL;
 
 	if (e <= 0)
 		e = EIO;
-	snprintf(b->err, b->errlen, "bundle: %s: %s", what,
-		 b->sink.err ? strerror(b->sink.err) : msg ? msg : "libarchive error");
+	snprintf(err, errlen, "bundle: %s: %s", what,
+		 s->err ? strerror(s->err) : msg ? msg : "libarchive error");
 	return -e;
 }
 
-static int setup_archive(struct builder *b, const struct bundle_params *bp)
+/*
+ * A compressing writer into s: pax for a bundle's last member (files,
+ * manifest, end of archive), raw for one staged member (fed the bytes of an
+ * unblocked pax writer, see bundle_member). Same filter and options either
+ * way, so members and the last part decompress alike.
+ */
+static int open_writer(struct archive **out, const struct bundle_params *bp, bool raw,
+		       struct sink *s, char *err, size_t errlen)
 {
+	struct archive *a = archive_write_new();
 	char level[16];
 	int r;
 
-	b->a = archive_write_new();
-	if (!b->a)
-		return -ENOMEM;
-	if (archive_write_set_format_pax(b->a) != ARCHIVE_OK)
-		return arch_fail(b, "pax format");
-	if (bp->compression == COMPRESSION_ZSTD)
-		r = archive_write_add_filter_zstd(b->a);
-	else
-		r = archive_write_add_filter_gzip(b->a);
+	*out = a;
+	if (!a)
+		return writer_fail(NULL, s, "out of memory", err, errlen);
+	r = raw ? archive_write_set_format_raw(a) : archive_write_set_format_pax(a);
 	if (r != ARCHIVE_OK)
-		return arch_fail(b, "compression filter");
+		return writer_fail(a, s, "format", err, errlen);
+	if (bp->compression == COMPRESSION_ZSTD)
+		r = archive_write_add_filter_zstd(a);
+	else
+		r = archive_write_add_filter_gzip(a);
+	if (r != ARCHIVE_OK)
+		return writer_fail(a, s, "compression filter", err, errlen);
 	/* no time stamp in the gzip header: same files, same bytes */
 	if (bp->compression == COMPRESSION_GZIP)
-		(void)archive_write_set_filter_option(b->a, "gzip", "timestamp", NULL);
+		(void)archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
 	if (bp->level >= 0) {
 		snprintf(level, sizeof(level), "%d", bp->level);
-		if (archive_write_set_filter_option(b->a, NULL, "compression-level", level) !=
+		if (archive_write_set_filter_option(a, NULL, "compression-level", level) !=
 		    ARCHIVE_OK)
-			return arch_fail(b, "compression level");
+			return writer_fail(a, s, "compression level", err, errlen);
 	}
 	/* no zero padding after the compressed stream: zstd refuses it */
-	if (archive_write_set_bytes_in_last_block(b->a, 1) != ARCHIVE_OK)
-		return arch_fail(b, "block size");
-	if (archive_write_open(b->a, &b->sink, NULL, sink_write, NULL) != ARCHIVE_OK)
-		return arch_fail(b, "open");
+	if (archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK)
+		return writer_fail(a, s, "block size", err, errlen);
+	if (archive_write_open(a, s, NULL, sink_write, NULL) != ARCHIVE_OK)
+		return writer_fail(a, s, "open", err, errlen);
 	return 0;
+}
+
+/* Close (flushing the compressor into a possibly failed sink, which
+ * releases its state) and free. */
+static void writer_free(struct archive *a)
+{
+	if (a) {
+		(void)archive_write_close(a);
+		archive_write_free(a);
+	}
 }
 
 static struct archive_entry *regular_entry(const char *path, uint64_t size, time_t mtime)
@@ -122,8 +135,10 @@ static struct archive_entry *regular_entry(const char *path, uint64_t size, time
 	return e;
 }
 
-/* Copy exactly st->st_size bytes of fd into the archive, hashing them. */
-static int copy_body(struct builder *b, int fd, const char *path, uint64_t size, char hex[65])
+/* Write exactly `size` bytes of fd into a, hashing them; *sink_err is
+ * checked after each write (see sink_write). */
+static int copy_body(struct archive *a, const int *sink_err, int fd, const char *path,
+		     uint64_t size, unsigned char *buf, char hex[65], char *err, size_t errlen)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -136,20 +151,20 @@ static int copy_body(struct builder *b, int fd, const char *path, uint64_t size,
 	}
 	while (!e && left > 0) {
 		size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
-		ssize_t n = read(fd, b->buf, want);
+		ssize_t n = read(fd, buf, want);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			e = n < 0 ? -errno : -EAGAIN;
-			snprintf(b->err, b->errlen, "bundle: %s: %s", path,
+			snprintf(err, errlen, "bundle: %s: %s", path,
 				 n < 0 ? strerror(errno) : "shrank while being read");
 			break;
 		}
-		if (!EVP_DigestUpdate(ctx, b->buf, (size_t)n))
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
 			e = -EIO;
-		else if (archive_write_data(b->a, b->buf, (size_t)n) != n || b->sink.err)
-			e = arch_fail(b, "write");
+		else if (archive_write_data(a, buf, (size_t)n) != n || *sink_err)
+			e = -1; /* the caller names it */
 		left -= (uint64_t)n;
 	}
 	if (!e && !EVP_DigestFinal_ex(ctx, md, NULL))
@@ -158,6 +173,125 @@ static int copy_body(struct builder *b, int fd, const char *path, uint64_t size,
 		sha256_to_hex(md, hex);
 	EVP_MD_CTX_free(ctx);
 	return e;
+}
+
+/* The pax writer of one member: its bytes go into the raw compressing
+ * writer until the entry is complete; the end-of-archive blocks it writes
+ * when closed are dropped (the bundle's last member has them). */
+struct member {
+	struct archive *tar, *gz;
+	struct sink *sink;
+	bool entry_done;
+	bool failed;
+};
+
+static la_ssize_t member_forward(struct archive *a, void *ud, const void *buf, size_t len)
+{
+	struct member *m = ud;
+
+	(void)a;
+	if (m->entry_done || m->failed || len == 0)
+		return (la_ssize_t)len;
+	if (archive_write_data(m->gz, buf, len) != (la_ssize_t)len || m->sink->err)
+		m->failed = true;
+	return (la_ssize_t)len;
+}
+
+static int member_open(struct member *m, const struct bundle_params *bp, char *err,
+		       size_t errlen)
+{
+	struct archive_entry *raw;
+	int e = open_writer(&m->gz, bp, true, m->sink, err, errlen);
+
+	if (e)
+		return e;
+	raw = regular_entry("member", 0, 0);
+	if (!raw)
+		return writer_fail(NULL, m->sink, "out of memory", err, errlen);
+	if (archive_write_header(m->gz, raw) != ARCHIVE_OK)
+		e = writer_fail(m->gz, m->sink, "member", err, errlen);
+	archive_entry_free(raw);
+	if (e)
+		return e;
+	m->tar = archive_write_new();
+	if (!m->tar)
+		return writer_fail(NULL, m->sink, "out of memory", err, errlen);
+	/* unblocked: every header and data byte reaches member_forward at once */
+	if (archive_write_set_format_pax(m->tar) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(m->tar, 0) != ARCHIVE_OK ||
+	    archive_write_open(m->tar, m, NULL, member_forward, NULL) != ARCHIVE_OK)
+		return writer_fail(m->tar, m->sink, "member", err, errlen);
+	return 0;
+}
+
+int bundle_member(const struct bundle_params *bp, int in_fd, const char *path, uint64_t size,
+		  time_t mtime, int out_fd, EVP_MD_CTX *out_md, unsigned char *buf,
+		  char sha256[65], char *err, size_t errlen)
+{
+	struct sink s = { out_fd, 0, out_md };
+	struct member m = { NULL, NULL, &s, false, false };
+	struct archive_entry *entry = NULL;
+	int e, r;
+
+	err[0] = '\0';
+	e = member_open(&m, bp, err, errlen);
+	if (!e) {
+		entry = regular_entry(path, size, mtime);
+		if (!entry)
+			e = writer_fail(NULL, &s, "out of memory", err, errlen);
+	}
+	if (!e) {
+		/* ARCHIVE_WARN: a name that is not text (see add_file) */
+		r = archive_write_header(m.tar, entry);
+		if ((r != ARCHIVE_OK && r != ARCHIVE_WARN) || m.failed)
+			e = writer_fail(m.failed ? m.gz : m.tar, &s, path, err, errlen);
+	}
+	if (!e) {
+		e = copy_body(m.tar, &s.err, in_fd, path, size, buf, sha256, err, errlen);
+		if (e == -1 || (!e && m.failed))
+			e = writer_fail(m.failed ? m.gz : m.tar, &s, path, err, errlen);
+	}
+	if (!e && (archive_write_finish_entry(m.tar) != ARCHIVE_OK || m.failed))
+		e = writer_fail(m.failed ? m.gz : m.tar, &s, path, err, errlen);
+	m.entry_done = true;
+	if (!e && archive_write_close(m.tar) != ARCHIVE_OK)
+		e = writer_fail(m.tar, &s, path, err, errlen);
+	if (!e && (archive_write_close(m.gz) != ARCHIVE_OK || s.err))
+		e = writer_fail(m.gz, &s, path, err, errlen);
+	archive_entry_free(entry);
+	writer_free(m.tar);
+	writer_free(m.gz);
+	return e;
+}
+
+struct builder {
+	struct archive *a;
+	struct sink sink;
+	struct manifest_file *done; /* what went in, for the manifest */
+	size_t ndone;
+	unsigned char *buf;
+	char *err;
+	size_t errlen;
+};
+
+static int arch_fail(struct builder *b, const char *what)
+{
+	return writer_fail(b->a, &b->sink, what, b->err, b->errlen);
+}
+
+/* The last member: pax + compression, as a bundle without a stage is whole. */
+static int setup_archive_last(struct builder *b, const struct bundle_params *bp)
+{
+	return open_writer(&b->a, bp, false, &b->sink, b->err, b->errlen);
+}
+
+static void note_done(struct builder *b, const struct plan_file *pf, uint64_t size)
+{
+	struct manifest_file *mf = &b->done[b->ndone++];
+
+	mf->path = pf->path;
+	mf->path_len = pf->len;
+	mf->size = size;
 }
 
 /* 1 = added, 0 = skipped (logged), <0 = the bundle failed */
@@ -194,8 +328,12 @@ static int add_file(struct builder *b, int rootfd, const struct plan_file *pf)
 	r = archive_write_header(b->a, entry);
 	e = (r != ARCHIVE_OK && r != ARCHIVE_WARN) || b->sink.err ? arch_fail(b, pf->path) : 0;
 	archive_entry_free(entry);
-	if (!e)
-		e = copy_body(b, fd, pf->path, now.size, mf->sha256);
+	if (!e) {
+		e = copy_body(b->a, &b->sink.err, fd, pf->path, now.size, b->buf, mf->sha256,
+			      b->err, b->errlen);
+		if (e == -1)
+			e = arch_fail(b, "write");
+	}
 	/* A file rewritten while we read it: the entry may mix two versions. */
 	if (!e && (fstat(fd, &st) < 0 || (file_id_from_stat(&st, &now), !file_id_equal(&now, &pf->id)))) {
 		snprintf(b->err, b->errlen, "bundle: %s changed while being read; retrying later",
@@ -205,10 +343,7 @@ static int add_file(struct builder *b, int rootfd, const struct plan_file *pf)
 	close(fd);
 	if (e)
 		return e;
-	mf->path = pf->path;
-	mf->path_len = pf->len;
-	mf->size = now.size;
-	b->ndone++;
+	note_done(b, pf, now.size);
 	return 1;
 }
 
@@ -238,15 +373,60 @@ static int add_manifest(struct builder *b, const struct bundle_params *bp, const
 	return e;
 }
 
-static int write_entries(struct builder *b, const struct bundle_params *bp, const struct plan *p)
+/* Copy staged member e (bytes of the stage log) into the bundle. */
+static int copy_member(struct builder *b, int logfd, const struct stage_entry *se)
+{
+	uint64_t off = se->off, left = se->len;
+
+	while (left > 0) {
+		size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
+		ssize_t n = pread(logfd, b->buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(b->err, b->errlen, "bundle: reading the stage: %s",
+				 n < 0 ? strerror(errno) : "short");
+			return n < 0 ? -errno : -EIO;
+		}
+		sink_write(NULL, &b->sink, b->buf, (size_t)n);
+		if (b->sink.err)
+			return arch_fail(b, "write");
+		off += (uint64_t)n;
+		left -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Entries in order: the staged members already in the output (used[i] set;
+ * copied now unless the output is the stage log itself), then one member
+ * with every other planned file, the manifest and the end of the archive.
+ */
+static int write_entries(struct builder *b, const struct bundle_params *bp, const struct plan *p,
+			 const struct stage_entry **used, int copy_from)
 {
 	size_t i;
-	int e;
+	int e = 0;
 
-	e = setup_archive(b, bp);
+	for (i = 0; !e && used && i < p->nfiles; i++) {
+		if (!used[i])
+			continue;
+		if (copy_from >= 0)
+			e = copy_member(b, copy_from, used[i]);
+		if (!e) {
+			memcpy(b->done[b->ndone].sha256, used[i]->sha256, 65);
+			note_done(b, &p->files[i], used[i]->id.size);
+		}
+	}
+	if (!e)
+		e = setup_archive_last(b, bp);
 	for (i = 0; !e && i < p->nfiles; i++) {
-		int r = add_file(b, bp->rootfd, &p->files[i]);
+		int r;
 
+		if (used && used[i])
+			continue;
+		r = add_file(b, bp->rootfd, &p->files[i]);
 		if (r < 0)
 			e = r;
 	}
@@ -257,12 +437,47 @@ static int write_entries(struct builder *b, const struct bundle_params *bp, cons
 	return e;
 }
 
+/* arg: a descriptor in, 0 or -errno of its fsync out */
+static void *fsync_thread(void *arg)
+{
+	int *fd = arg;
+
+	*fd = fsync(*fd) < 0 ? -errno : 0;
+	return NULL;
+}
+
+/*
+ * fsync the bundle's data and the spool directory at once: the directory
+ * makes the plan's name durable (spool_plan_create) before the bundle gets
+ * its name, and two fsyncs waiting together share one journal commit on
+ * the file systems that batch them. A helper thread does the directory;
+ * without one, they run one after the other.
+ */
+static int fsync_data_and_dir(int fd, const char *dir)
+{
+	pthread_t t;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), res, e = 0;
+	bool threaded;
+
+	if (dfd < 0)
+		return -errno;
+	res = dfd;
+	threaded = pthread_create(&t, NULL, fsync_thread, &res) == 0;
+	if (fsync(fd) < 0)
+		e = -errno;
+	if (threaded)
+		(void)pthread_join(t, NULL); /* cannot fail: joinable, not ourselves */
+	else
+		fsync_thread(&res);
+	close(dfd);
+	return e ? e : res;
+}
+
 static int finish_file(struct builder *b, const char *tmp, const char *dst, const char *dir)
 {
-	int e = 0;
+	int e;
 
-	if (fsync(b->sink.fd) < 0)
-		e = -errno;
+	e = fsync_data_and_dir(b->sink.fd, dir);
 	if (close(b->sink.fd) < 0 && !e)
 		e = -errno;
 	b->sink.fd = -1;
@@ -275,12 +490,66 @@ static int finish_file(struct builder *b, const char *tmp, const char *dst, cons
 	return e;
 }
 
+/*
+ * Which planned files have a proven-equal staged member (NULL: none), and
+ * whether those members are the whole log in order: then the log itself
+ * becomes the bundle and no staged byte is copied. Staging only saves
+ * time: without memory we go without it.
+ */
+static const struct stage_entry **staged_members(struct stage *st, int rootfd,
+						 const struct plan *p, bool *whole_log)
+{
+	const struct stage_entry **used;
+	uint64_t expect = 0;
+	bool in_order = true;
+	size_t i, n = 0;
+
+	*whole_log = false;
+	if (!st || !st->live)
+		return NULL;
+	used = calloc(p->nfiles ? p->nfiles : 1, sizeof(*used));
+	if (!used)
+		return NULL;
+	for (i = 0; i < p->nfiles; i++) {
+		used[i] = stage_verify(st, rootfd, &p->files[i]);
+		if (!used[i])
+			continue;
+		in_order = in_order && used[i]->off == expect;
+		expect += used[i]->len;
+		n++;
+	}
+	if (!n) {
+		free(used);
+		return NULL;
+	}
+	*whole_log = in_order && expect == st->end && n == st->live && !st->dead;
+	log_debug("bundle %s: %zu of %zu files staged%s", p->bundle, n, p->nfiles,
+		  *whole_log ? ", the stage log becomes the bundle" : ", members copied");
+	return used;
+}
+
+static int open_output(struct builder *b, struct stage *st, bool whole_log, const char *tmp)
+{
+	if (whole_log) {
+		b->sink.fd = stage_take_log(st, b->sink.md);
+		return b->sink.fd < 0 ? b->sink.fd : 0;
+	}
+	/* 0644 like a copy in a file:// destination would be: the spool is
+	 * 0700, and a destination on the same file system links this file. */
+	b->sink.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	return b->sink.fd < 0 ? -errno : 0;
+}
+
 int bundle_build(const struct bundle_params *bp, const char *spool_dir, const struct plan *p,
-		 char sha256[65], size_t *nwritten, char *err, size_t errlen)
+		 struct stage *stage, char sha256[65], size_t *nwritten, char *err,
+		 size_t errlen)
 {
 	struct builder b = { .sink = { -1, 0, NULL }, .err = err, .errlen = errlen };
+	const struct stage_entry **used = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	char tmp[4096], dst[4096];
+	bool whole_log = false;
+	size_t i;
 	int e;
 
 	err[0] = '\0';
@@ -298,13 +567,15 @@ int bundle_build(const struct bundle_params *bp, const char *spool_dir, const st
 		e = -ENOMEM;
 		goto out;
 	}
-	b.sink.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (b.sink.fd < 0) {
-		e = -errno;
-		snprintf(err, errlen, "bundle: cannot create %s: %s", tmp, strerror(errno));
+	used = staged_members(stage, bp->rootfd, p, &whole_log);
+	if (whole_log && stage_log_path(stage, tmp, sizeof(tmp)) < 0)
+		whole_log = false;
+	e = open_output(&b, stage, whole_log, tmp);
+	if (e < 0) {
+		snprintf(err, errlen, "bundle: cannot create %s: %s", tmp, strerror(-e));
 		goto out;
 	}
-	e = write_entries(&b, bp, p);
+	e = write_entries(&b, bp, p, used, used && !whole_log ? stage->logfd : -1);
 	if (!e)
 		e = finish_file(&b, tmp, dst, spool_dir);
 	if (!e && !EVP_DigestFinal_ex(b.sink.md, md, NULL))
@@ -327,6 +598,15 @@ out:
 		log_warn("bundle: cannot remove %s: %s", tmp, strerror(errno));
 	if (e && !err[0])
 		snprintf(err, errlen, "bundle: %s", strerror(-e));
+	/* The planned files' members are spent; after a failure the whole
+	 * stage goes (it may be what filled the spool). */
+	if (used && (e || whole_log))
+		stage_reset(stage);
+	else if (used && !whole_log)
+		for (i = 0; i < p->nfiles; i++)
+			if (used[i])
+				stage_drop(stage, used[i]);
+	free(used);
 	EVP_MD_CTX_free(b.sink.md);
 	free(b.buf);
 	free(b.done);

@@ -2,7 +2,8 @@
 /*
  * file:///path: copy the bundle to path/key through a temporary name, fsync,
  * rename, fsync the directory; the copy is hashed and must match the
- * bundle's SHA-256 before it is renamed into place.
+ * bundle's SHA-256 before it is renamed into place. On the spool's file
+ * system the bundle is hard-linked instead of copied (link_into_place).
  */
 #include "dest_file.h"
 
@@ -109,6 +110,36 @@ static void remove_stale_tmps(const char *dir, const char *name)
 	closedir(d);
 }
 
+/*
+ * Same file system: the spooled bundle is itself linked into place. It is
+ * complete, fsynced and never written again (the spool replaces files by
+ * rename only), so no byte is copied, written or can differ from what was
+ * hashed as it was written; the spool's name goes at clean-up and the
+ * destination keeps the file. The new names are made durable by the fsync
+ * of the directory that holds them. Returns 0, 1 when no link could be
+ * made (another file system, no hard links there: copy instead; a real
+ * problem is then reported by the copy), or -errno.
+ */
+static int link_into_place(const char *path, const char *tmp, const char *dst, const char *dir)
+{
+	struct stat a, b;
+
+	/* already there (a delivery repeated after a crash): rename() would
+	 * do nothing and leave tmp behind */
+	if (stat(path, &a) == 0 && stat(dst, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return fsync_dir(dir);
+	if (link(path, tmp) < 0)
+		return 1;
+	if (rename(tmp, dst) < 0) {
+		int e = -errno;
+
+		(void)unlink(tmp);
+		return e;
+	}
+	return fsync_dir(dir);
+}
+
 static enum dest_result file_deliver(struct dest *d, const char *path, const char *key,
 				     const char *sha256_hex, char *err, size_t errlen)
 {
@@ -132,6 +163,11 @@ static enum dest_result file_deliver(struct dest *d, const char *path, const cha
 	if (e)
 		return fail(e, err, errlen, "creating", dir);
 	remove_stale_tmps(dir, slash + 1);
+	e = link_into_place(path, tmp, dst, dir);
+	if (e < 0)
+		return fail(-e, err, errlen, "writing", dst);
+	if (e == 0)
+		return DEST_OK;
 	in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (in < 0)
 		return fail(errno, err, errlen, "reading", path);

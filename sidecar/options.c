@@ -35,6 +35,7 @@ enum {
 	OPT_CA_BUNDLE,
 	OPT_INSECURE,
 	OPT_PATH_STYLE,
+	OPT_NO_IDLE_EXEC,
 };
 
 /* Which subcommands take an option: an option a command's --help does not
@@ -71,6 +72,7 @@ static const struct optdef optdefs[] = {
 	{ "settle", "COVSHIP_SETTLE", OPT_SETTLE, true, FOR_WATCH },
 	{ "drain-timeout", "COVSHIP_DRAIN_TIMEOUT", OPT_DRAIN, true, FOR_WATCH },
 	{ "retry-max", "COVSHIP_RETRY_MAX", OPT_RETRY_MAX, true, FOR_WATCH },
+	{ "no-idle-exec", "COVSHIP_NO_IDLE_EXEC", OPT_NO_IDLE_EXEC, false, FOR_WATCH },
 	{ "keep-sources", "COVSHIP_KEEP_SOURCES", OPT_KEEP, false, FOR_BUNDLING },
 	{ "log-level", "COVSHIP_LOG_LEVEL", OPT_LOG_LEVEL, true, FOR_ALL },
 	{ "log-format", "COVSHIP_LOG_FORMAT", OPT_LOG_FORMAT, true, FOR_ALL },
@@ -213,6 +215,7 @@ static int apply(struct options *o, int id, const char *v, bool from_env)
 	case OPT_DRAIN: return parse_uint(id, v, 86400, &o->drain_timeout);
 	case OPT_RETRY_MAX: return parse_uint(id, v, 86400, &o->retry_max);
 	case OPT_KEEP: return parse_bool(id, v, &o->keep_sources);
+	case OPT_NO_IDLE_EXEC: return parse_bool(id, v, &o->no_idle_exec);
 	case OPT_LOG_LEVEL: o->log_level = v; return 0;
 	case OPT_LOG_FORMAT: return apply_log_format(v);
 	case OPT_VERBOSE: o->log_level = "debug"; return 0;
@@ -411,7 +414,9 @@ static const char usage_watch[] =
 	"                           (default 10)                              [COVSHIP_SETTLE]\n"
 	"      --drain-timeout S    after SIGTERM, wait at most S seconds for done.json\n"
 	"                           (default 60)                              [COVSHIP_DRAIN_TIMEOUT]\n"
-	"      --retry-max S        cap of the delivery retry backoff (default 60) [COVSHIP_RETRY_MAX]\n";
+	"      --retry-max S        cap of the delivery retry backoff (default 60) [COVSHIP_RETRY_MAX]\n"
+	"      --no-idle-exec       while idle, stay fully loaded instead of exec'ing the small\n"
+	"                           covship-idle (same PID and lock, far less memory) [COVSHIP_NO_IDLE_EXEC=1]\n";
 
 void options_usage(enum options_cmd cmd, FILE *out)
 {

@@ -45,6 +45,7 @@ struct options {
 	unsigned drain_timeout;    /* seconds */
 	unsigned retry_max;        /* seconds, cap of the retry backoff */
 	bool keep_sources;
+	bool no_idle_exec;         /* watch: never hand over to covship-idle */
 	const char *log_level;
 	struct dest_options dest_opts;
 	char *env_globs[2]; /* owned copies of COVSHIP_INCLUDE/EXCLUDE, split in place */

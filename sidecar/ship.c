@@ -14,6 +14,7 @@
 #include "keytemplate.h"
 #include "log.h"
 #include "runid.h"
+#include "stage.h"
 #include "timefmt.h"
 
 int shipper_open(struct shipper *sh, const struct options *o)
@@ -58,8 +59,39 @@ int shipper_open(struct shipper *sh, const struct options *o)
 	return 0;
 }
 
+void ship_stage_start(struct shipper *sh)
+{
+	struct filelist files = { 0 };
+	size_t i;
+	int e;
+
+	sh->stage = malloc(sizeof(*sh->stage));
+	if (!sh->stage) {
+		log_warn("stage: out of memory; bundles are compressed when built");
+		return;
+	}
+	e = stage_open(sh->stage, sh->spool.dir, &sh->bp, &sh->matcher);
+	if (e < 0) {
+		log_warn("stage: cannot prepare %s/stage: %s; bundles are compressed when built",
+			 sh->spool.dir, strerror(-e));
+		stage_close(sh->stage);
+		free(sh->stage);
+		sh->stage = NULL;
+		return;
+	}
+	if (ship_unclaimed(sh, &files) == 0)
+		for (i = 0; i < files.n; i++)
+			stage_want(sh->stage, files.v[i].path);
+	filelist_free(&files);
+}
+
 void shipper_close(struct shipper *sh)
 {
+	if (sh->stage) {
+		stage_close(sh->stage);
+		free(sh->stage);
+		sh->stage = NULL;
+	}
 	dest_close(sh->dest);
 	sh->dest = NULL;
 	spool_close(&sh->spool);
@@ -157,7 +189,7 @@ static enum dest_result ensure_bundle(struct shipper *sh, const struct plan *p, 
 		log_error("%s; keeping it, retrying later", err);
 		return DEST_RETRY;
 	}
-	e = bundle_build(&sh->bp, sh->spool.dir, p, sha, &n, err, sizeof(err));
+	e = bundle_build(&sh->bp, sh->spool.dir, p, sh->stage, sha, &n, err, sizeof(err));
 	if (e < 0) {
 		remember_error(sh, err);
 		log_error("%s; sources and spool left intact, retrying later", err);
@@ -315,7 +347,7 @@ static int make_plan(struct shipper *sh, const char *run_id, const cJSON *marker
 		p->files[i].id = files->v[i].id;
 		p->nfiles++;
 	}
-	e = spool_plan_write(&sh->spool, p);
+	e = spool_plan_create(&sh->spool, p);
 	if (e < 0)
 		snprintf(err, errlen, "spool: cannot write the plan of %s: %s", p->bundle,
 			 strerror(-e));
@@ -325,15 +357,28 @@ static int make_plan(struct shipper *sh, const char *run_id, const cJSON *marker
 enum dest_result ship_files(struct shipper *sh, const char *run_id, const cJSON *marker,
 			    struct filelist *files, bool *planned)
 {
+	struct stage_proof *proof = NULL;
 	char err[512];
 	struct plan p;
 	enum dest_result r;
+	int e;
 
 	if (planned)
 		*planned = false;
 	if (files->n == 0 && !marker)
 		return DEST_OK;
-	if (make_plan(sh, run_id, marker, files, &p, err, sizeof(err)) < 0) {
+	if (sh->stage) {
+		/* the stage log can then become the bundle; the staged files are
+		 * re-hashed while the plan is written */
+		stage_order(sh->stage, files->v, files->n);
+		proof = stage_prove_start(sh->stage, sh->rootfd, files->v, files->n);
+	}
+	e = make_plan(sh, run_id, marker, files, &p, err, sizeof(err));
+	if (sh->stage)
+		stage_prove_finish(sh->stage, proof);
+	if (e < 0) {
+		if (sh->stage)
+			stage_forget_proofs(sh->stage);
 		remember_error(sh, err);
 		log_error("%s; sources left intact, retrying later", err);
 		plan_free(&p);
@@ -343,6 +388,8 @@ enum dest_result ship_files(struct shipper *sh, const char *run_id, const cJSON 
 		*planned = true;
 	log_info("planned %s: %zu files%s", p.bundle, p.nfiles, marker ? " + marker" : "");
 	r = ship_plan(sh, &p);
+	if (sh->stage)
+		stage_forget_proofs(sh->stage); /* valid for this bundle only */
 	plan_free(&p);
 	return r;
 }

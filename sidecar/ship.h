@@ -28,6 +28,7 @@ struct shipper {
 	struct metadata md;
 	struct bundle_params bp;
 	struct pathset shipped; /* --keep-sources: delivered (path, identity) pairs */
+	struct stage *stage;    /* members compressed ahead (watch, marker rule), or NULL */
 	bool failed;            /* a delivery failed permanently: health says so */
 	char last_error[512];
 };
@@ -36,6 +37,11 @@ struct shipper {
  * the key template. Returns 0, or -1 after logging one line (exit 2). */
 int shipper_open(struct shipper *sh, const struct options *o);
 void shipper_close(struct shipper *sh);
+
+/* Compress ahead (stage.h) from now on, starting with the matching files
+ * already in the volume and in no plan. Failing to set up is logged, and
+ * bundles are then compressed when built, as without it. */
+void ship_stage_start(struct shipper *sh);
 
 /* Deliver every plan in the spool, oldest first. Stops at the first
  * DEST_RETRY (the destination is unwell: no point hammering it). */

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "handoff.h"
 #include "log.h"
 #include "manifest.h"
 #include "runid.h"
@@ -71,12 +73,40 @@ static int remove_temporaries(struct spool *sp)
 	return 0;
 }
 
+/*
+ * The lock covship-idle handed back (handoff.h): kept open across the execs
+ * so the spool never looks free. Taken only if it is this spool's lock file,
+ * open for writing; flock() on it then succeeds because we hold it already.
+ */
+static int adopt_lock(struct spool *sp)
+{
+	int fd = handoff_take_lock_fd();
+	struct stat fs, ls;
+	int fl;
+
+	if (fd < 0)
+		return -1;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) != O_RDWR || fstat(fd, &fs) < 0 ||
+	    fstatat(sp->dirfd, "lock", &ls, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(ls.st_mode) ||
+	    fs.st_dev != ls.st_dev || fs.st_ino != ls.st_ino ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		log_debug("spool: descriptor %d handed over is not the lock of %s; not used", fd,
+			  sp->dir);
+		return -1;
+	}
+	return fd;
+}
+
 static int lock_spool(struct spool *sp, char *err, size_t errlen)
 {
 	char buf[32];
 	int n;
 
-	sp->lockfd = openat(sp->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	sp->lockfd = adopt_lock(sp);
+	if (sp->lockfd < 0)
+		sp->lockfd = openat(sp->dirfd, "lock",
+				    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (sp->lockfd < 0) {
 		snprintf(err, errlen, "spool %s is not writable (%s); pass --spool DIR (or "
 			 "COVSHIP_SPOOL) naming a writable directory", sp->dir, strerror(errno));
@@ -187,11 +217,18 @@ static unsigned long max_planned_seq(struct spool *sp, const char *run_id)
 	return max;
 }
 
+/*
+ * A number is in use from the moment its plan is written (durably, before
+ * any bundle or delivery of it) until the plan is removed; from then on the
+ * run's seq file is above it (spool_plan_remove). So the next number is the
+ * larger of the two, and nothing needs writing here: a number reserved but
+ * never planned (a crash, a failed plan write) was used by nothing, and is
+ * free to be handed out again.
+ */
 int spool_alloc_seq(struct spool *sp, const char *run_id, unsigned long *seq)
 {
-	char name[64], buf[32];
+	char name[64];
 	unsigned long next, planned;
-	int n;
 
 	if (!runid_valid(run_id))
 		return -EINVAL;
@@ -202,14 +239,21 @@ int spool_alloc_seq(struct spool *sp, const char *run_id, unsigned long *seq)
 		next = planned + 1;
 	if (next == 0 || next > 999999)
 		return -EOVERFLOW;
-	n = snprintf(buf, sizeof(buf), "%lu\n", next + 1);
-	/* Persist "next + 1" before anyone uses "next": a crash can only skip
-	 * a number, never hand the same one to two different sets of files. */
-	n = atomic_write_file(sp->dir, name, buf, (size_t)n, 0600);
-	if (n < 0)
-		return n;
 	*seq = next;
 	return 0;
+}
+
+/* Make "the next number of run_id is at least next" durable. */
+static int seq_persist(struct spool *sp, const char *run_id, unsigned long next)
+{
+	char name[64], buf[32];
+	int n;
+
+	snprintf(name, sizeof(name), "seq-%s", run_id);
+	if (read_seq_file(sp, name) >= next)
+		return 0; /* written (atomically, durably) before */
+	n = snprintf(buf, sizeof(buf), "%lu\n", next);
+	return atomic_write_file(sp->dir, name, buf, (size_t)n, 0600);
 }
 
 static cJSON *plan_to_json(const struct plan *p)
@@ -251,7 +295,29 @@ static cJSON *plan_to_json(const struct plan *p)
 	return root;
 }
 
-int spool_plan_write(struct spool *sp, const struct plan *p)
+/* tmp + fsync + rename, the directory not fsynced (see spool_plan_create). */
+static int write_unsynced_name(struct spool *sp, const char *name, const char *data, size_t len)
+{
+	char tmp[160];
+	int fd, e = 0;
+
+	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", name, (long)getpid());
+	fd = openat(sp->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	e = write_all_fd(fd, data, len);
+	if (!e && fsync(fd) < 0)
+		e = -errno;
+	if (close(fd) < 0 && !e)
+		e = -errno;
+	if (!e && renameat(sp->dirfd, tmp, sp->dirfd, name) < 0)
+		e = -errno;
+	if (e)
+		(void)unlinkat(sp->dirfd, tmp, 0); /* best effort; e is what failed */
+	return e;
+}
+
+static int write_plan(struct spool *sp, const struct plan *p, bool sync_dir)
 {
 	char name[128];
 	cJSON *j = plan_to_json(p);
@@ -265,15 +331,34 @@ int spool_plan_write(struct spool *sp, const struct plan *p)
 	if (!s)
 		return -ENOMEM;
 	snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p->run_id, p->seq);
-	e = atomic_write_file(sp->dir, name, s, strlen(s), 0600);
+	if (sync_dir)
+		e = atomic_write_file(sp->dir, name, s, strlen(s), 0600);
+	else
+		e = write_unsynced_name(sp, name, s, strlen(s));
 	cJSON_free(s);
 	return e;
+}
+
+int spool_plan_write(struct spool *sp, const struct plan *p)
+{
+	return write_plan(sp, p, true);
+}
+
+int spool_plan_create(struct spool *sp, const struct plan *p)
+{
+	return write_plan(sp, p, false);
 }
 
 int spool_plan_remove(struct spool *sp, const struct plan *p)
 {
 	char name[128];
+	int e;
 
+	/* Once the plan is gone, the seq file keeps its number from being
+	 * handed out again (and its key from being overwritten). */
+	e = seq_persist(sp, p->run_id, p->seq + 1);
+	if (e < 0)
+		return e;
 	snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p->run_id, p->seq);
 	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
 		return -errno;

@@ -4,9 +4,10 @@
  *
  *   lock                      flock: one covship per spool
  *   status.json               last delivery state, read by `covship health`
- *   seq-<run_id>              next sequence number of that run
+ *   seq-<run_id>              next sequence number of that run (>= every removed plan's + 1)
  *   <run_id>-<seq>.plan.json  which files go into bundle <seq> (written first)
  *   <run_id>-<seq>.tar.gz     the bundle (tmp + fsync + rename)
+ *   stage/                    members compressed ahead (stage.h), a cache
  *
  * A plan is written (atomically) before its bundle, so a restart after a
  * crash rebuilds the bundle from the same files under the same name, or
@@ -54,11 +55,20 @@ struct spool {
 int spool_open(struct spool *sp, const char *dir, char *err, size_t errlen);
 void spool_close(struct spool *sp);
 
-/* Reserve the next sequence number of run_id (persisted before use).
- * Returns 0 or -errno. */
+/* The next sequence number of run_id: above every plan of the run in the
+ * spool and every plan removed (spool_plan_remove persists it). The caller
+ * writes its plan before using it. Returns 0 or -errno. */
 int spool_alloc_seq(struct spool *sp, const char *run_id, unsigned long *seq);
 
 int spool_plan_write(struct spool *sp, const struct plan *p);
+/* A new plan: written and fsynced under a temporary name, renamed, but its
+ * name is made durable only by the next fsync of the spool directory, which
+ * bundle_build() does before the bundle gets its own name (together with
+ * the bundle's data fsync: one journal commit less before delivery). Until
+ * then nothing depends on it: no bundle, no delivery, no number used. */
+int spool_plan_create(struct spool *sp, const struct plan *p);
+/* Persist the run's next sequence number above p's, then remove the plan
+ * (durably). */
 int spool_plan_remove(struct spool *sp, const struct plan *p);
 /* Every plan in the spool, oldest first. Unreadable plans are logged and
  * left in place (they count as "left in the spool"). */

@@ -24,10 +24,12 @@
 
 #include "atomic_file.h"
 #include "finality.h"
+#include "handoff.h"
 #include "log.h"
 #include "runid.h"
 #include "ship.h"
 #include "snapmap.h"
+#include "stage.h"
 #include "timefmt.h"
 
 #define EVENTS_DONE (IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)
@@ -49,6 +51,12 @@ struct watcher {
 	int64_t start_mono;
 	char local_run_id[RUNID_LEN + 1]; /* for snapshots outside a shim run */
 	struct snapmap snaps;
+	/* idle hand-off to covship-idle (handoff.h) */
+	int argc;              /* watch's argv, for covship-idle and back */
+	char **argv;
+	bool idle_check;       /* a start or a delivery may have left nothing to do */
+	bool from_idle;        /* back from covship-idle: a quiet start */
+	bool idle_failed;      /* covship-idle could not wait: never again here */
 };
 
 static int64_t now_ms(void)
@@ -178,6 +186,10 @@ static void note_event(struct watcher *w, struct inotify_event *ev)
 	}
 	if (!(ev->mask & (IN_DELETE | IN_MOVED_FROM)))
 		w->dirty = true;
+	/* compress ahead what was closed; forget what went away */
+	if (w->sh.stage && *rel && !(ev->mask & IN_ISDIR) &&
+	    (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)))
+		stage_note(w->sh.stage, rel, ev->mask & (IN_DELETE | IN_MOVED_FROM));
 	if (!w->next_snapshot || !*rel)
 		return;
 	if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
@@ -267,6 +279,7 @@ static void note_result(struct watcher *w, enum dest_result r)
 {
 	long pending = spool_pending(&w->sh.spool);
 
+	w->idle_check = true;
 	if (r == DEST_OK && pending == 0) {
 		w->backoff_s = 0;
 		w->retry_at = 0;
@@ -376,6 +389,9 @@ static void evaluate(struct watcher *w, struct run_state *rs)
 		w->dirty = false;
 	if (acted)
 		note_result(w, r);
+	/* one file per turn: an event or a signal never waits long for it */
+	if (w->sh.stage && !w->dirty && stage_busy(w->sh.stage))
+		stage_step(w->sh.stage, w->sh.rootfd);
 }
 
 static int poll_timeout(struct watcher *w)
@@ -388,7 +404,7 @@ static int poll_timeout(struct watcher *w)
 		due = w->next_snapshot;
 	if (w->draining && w->drain_deadline < due)
 		due = w->drain_deadline;
-	if (w->dirty)
+	if (w->dirty || (w->sh.stage && stage_busy(w->sh.stage)))
 		return 0;
 	if (due == INT64_MAX)
 		return -1; /* idle: sleep until an event or a signal */
@@ -446,6 +462,66 @@ static bool drain_complete(struct watcher *w, const struct run_state *rs)
 	return spool_pending(&w->sh.spool) == 0;
 }
 
+/* Events or a signal not read yet: handle them before going idle. */
+static bool input_waiting(struct watcher *w)
+{
+	struct pollfd pfd[2] = { { w->sfd, POLLIN, 0 }, { w->ifd, POLLIN, 0 } };
+
+	return poll(pfd, 2, 0) != 0;
+}
+
+/* Nothing to do: no bundle in the spool, this run's marker (if any)
+ * shipped, no coverage file in the volume (staging or bundling would want
+ * it). */
+static bool nothing_to_do(struct watcher *w)
+{
+	struct filelist files = { 0 };
+	struct run_state rs;
+	bool idle = spool_pending(&w->sh.spool) == 0;
+
+	finality_read(w->sh.rootfd, &rs);
+	if (idle && rs.done)
+		idle = marker_shipped(w, rs.run_id);
+	run_state_free(&rs);
+	if (idle)
+		idle = ship_unclaimed(&w->sh, &files) == 0 && files.n == 0;
+	filelist_free(&files);
+	return idle;
+}
+
+/*
+ * With nothing to do and nothing scheduled, this process becomes the small
+ * covship-idle (same PID, same spool lock) until there is possibly work,
+ * which then execs covship watch again: idle, the delivery libraries are not
+ * mapped. Any failure keeps us here, as with --no-idle-exec.
+ */
+static void maybe_idle(struct watcher *w)
+{
+	char done_id[HANDOFF_DONE_ID_LEN];
+	int e;
+
+	if (!w->idle_check || w->dirty || (w->sh.stage && stage_busy(w->sh.stage)) ||
+	    input_waiting(w))
+		return; /* look again once they are handled */
+	w->idle_check = false;
+	/* keep-sources: what was delivered stays, known only to this process;
+	 * snapshots: a timer runs and files need their event history */
+	if (w->o.no_idle_exec || w->o.keep_sources || w->o.snapshot_interval || w->idle_failed ||
+	    w->draining || w->retry_at)
+		return;
+	handoff_done_id(w->sh.rootfd, done_id); /* first: a later done.json differs */
+	if (!nothing_to_do(w))
+		return;
+	if (input_waiting(w)) {
+		w->idle_check = true;
+		return;
+	}
+	log_debug("idle: nothing to do; waiting in " HANDOFF_IDLE_NAME);
+	e = handoff_to_idle(w->argc, w->argv, w->sh.spool.lockfd, done_id);
+	log_debug("idle: staying in covship watch: %s " HANDOFF_IDLE_NAME ": %s",
+		  e == -ENOENT ? "no" : "cannot exec", strerror(-e));
+}
+
 static int loop(struct watcher *w)
 {
 	for (;;) {
@@ -469,6 +545,7 @@ static int loop(struct watcher *w)
 			return rc;
 		}
 		run_state_free(&rs);
+		maybe_idle(w);
 	}
 }
 
@@ -493,10 +570,14 @@ static int start(struct watcher *w)
 	w->start_mono = now_ms();
 	if (w->o.snapshot_interval)
 		w->next_snapshot = w->start_mono + (int64_t)w->o.snapshot_interval * 1000;
-	log_info("watching %s -> %s (spool %s, format %s%s)", w->o.dir, w->o.dest, w->o.spool,
-		 w->o.format, w->o.snapshot_interval ? ", snapshots" : "");
+	log_msg(w->from_idle ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+		"watching %s -> %s (spool %s, format %s%s)", w->o.dir, w->o.dest, w->o.spool,
+		w->o.format, w->o.snapshot_interval ? ", snapshots" : "");
 	/* Leftovers of an earlier life go first. */
 	note_result(w, ship_pending(&w->sh));
+	/* marker rule: files are complete long before done.json, compress ahead */
+	if (!w->o.snapshot_interval)
+		ship_stage_start(&w->sh);
 	w->dirty = true;
 	return 0;
 }
@@ -517,6 +598,9 @@ int cmd_watch(int argc, char **argv)
 	}
 	memset(&w, 0, sizeof(w));
 	w.ifd = w.sfd = -1;
+	w.argc = argc;
+	w.argv = argv;
+	w.from_idle = handoff_returned(&w.idle_failed);
 	w.sh.rootfd = w.sh.spool.dirfd = w.sh.spool.lockfd = -1;
 	rc = options_load(OPTIONS_WATCH, argc, argv, &w.o);
 	if (rc >= 0)

@@ -94,7 +94,7 @@ def sides(src):
     ops_all = scan(s3)
     # Which module functions each side calls decides which operations it
     # reaches: s3_put_file (PutObject, multipart), s3_head_object,
-    # s3_get_object*, s3_list_objects.
+    # s3_get_object*/s3_get_each, s3_list_objects.
     upload_files = dest + [p for p in s3 if re.search(r"put|upload|multipart|part",
                                                       os.path.basename(p))]
     upload, down = set(), set()
@@ -110,7 +110,8 @@ def sides(src):
             upload.add("HeadObject")
     if calls(pull, "s3_list_objects"):
         down.add("ListObjectsV2")
-    if calls(pull, "s3_get_objects") or calls(pull, "s3_get_object_to_fd"):
+    if calls(pull, "s3_get_objects") or calls(pull, "s3_get_each") or \
+            calls(pull, "s3_get_object_to_fd"):
         down.add("GetObject")
     if calls(pull, "s3_head_object"):
         down.add("HeadObject")

@@ -224,6 +224,9 @@ FIXES = [
      "(symlink, FIFO, device) or a path too long or too deep in the coverage directory: "
      "skipped on purpose and never followed. Nothing to do unless it was meant to be "
      "coverage data."),
+    (r"^stage:", "Compress-ahead staging (SPOOL/stage) is only a head start: when it "
+     "cannot be used, bundles are compressed when they are built and nothing is lost. "
+     "If it repeats, fix what the message names (spool permissions, free space)."),
     (r"spool|status\.json", "The spool must be a writable directory with free space "
      "(`--spool`/`COVSHIP_SPOOL`); nothing is deleted and delivery is retried."),
     (r"^--out|work directory|staging|download directory|move into|extract outside|"

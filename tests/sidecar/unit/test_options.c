@@ -21,6 +21,7 @@ static void clear_env(void)
 	unsetenv("COVSHIP_FORMAT");
 	unsetenv("COVSHIP_LOG_FORMAT");
 	unsetenv("COVSHIP_LOG_LEVEL");
+	unsetenv("COVSHIP_NO_IDLE_EXEC");
 }
 
 static void test_env_then_argv(void **state)
@@ -114,6 +115,36 @@ static void test_per_command(void **state)
 	clear_env();
 }
 
+/* --no-idle-exec / COVSHIP_NO_IDLE_EXEC: watch only, off by default. */
+static void test_no_idle_exec(void **state)
+{
+	char *watch[] = { "watch", "--dir", "/c", "--dest", "file:///x", NULL };
+	char *watch_opt[] = { "watch", "--dir", "/c", "--dest", "file:///x", "--no-idle-exec",
+			      NULL };
+	char *push_opt[] = { "push", "--dir", "/c", "--dest", "file:///x", "--no-idle-exec",
+			     NULL };
+	struct options o;
+
+	(void)state;
+	clear_env();
+	assert_int_equal(options_parse(OPTIONS_WATCH, 5, watch, &o), OPTIONS_OK);
+	assert_false(o.no_idle_exec);
+	options_free(&o);
+	assert_int_equal(options_parse(OPTIONS_WATCH, 6, watch_opt, &o), OPTIONS_OK);
+	assert_true(o.no_idle_exec);
+	options_free(&o);
+	setenv("COVSHIP_NO_IDLE_EXEC", "yes", 1);
+	assert_int_equal(options_parse(OPTIONS_WATCH, 5, watch, &o), OPTIONS_OK);
+	assert_true(o.no_idle_exec);
+	options_free(&o);
+	setenv("COVSHIP_NO_IDLE_EXEC", "perhaps", 1);
+	assert_int_equal(options_parse(OPTIONS_WATCH, 5, watch, &o), OPTIONS_ERROR);
+	options_free(&o);
+	assert_int_equal(options_parse(OPTIONS_PUSH, 6, push_opt, &o), OPTIONS_ERROR);
+	options_free(&o);
+	clear_env();
+}
+
 static void test_logging_options(void **state)
 {
 	char *verbose[] = { "health", "--log-level", "error", "-v", NULL };
@@ -167,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_env_then_argv),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_per_command),
+		cmocka_unit_test(test_no_idle_exec),
 		cmocka_unit_test(test_logging_options),
 		cmocka_unit_test(test_load),
 	};

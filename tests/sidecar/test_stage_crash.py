@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Staging and crashes: run after run, the coverage files are staged
+(compressed ahead) before done.json, then the watcher is SIGKILLed at a
+random moment after done.json (while the stage log becomes the bundle, is
+delivered or cleaned up) and restarted: every file is delivered exactly
+once (one bundle per name, each file in one bundle), intact, and nothing is
+left in the volume, the spool or SPOOL/stage.
+
+Controls: (a) the files were staged before each done.json (debug log), and
+at least some kills landed mid-flight (a plan or bundle in the spool), so
+the crash windows of the staged path were exercised; (b) the checker flags
+a duplicated and a lost file."""
+import hashlib
+import os
+import random
+import shutil
+import time
+
+from sidecarlib import (Checker, Scratch, Watch, bundles, delivered_files, fake_done, fake_run,
+                        parse_args, spool_leftovers, wait_for)
+
+ROUNDS, FILES, SIZE = 10, 6, 96 * 1024
+
+
+def verify(dest, originals):
+    seen, mans, probs = delivered_files(dest)
+    problems = list(probs)
+    for p, h in originals.items():
+        got = seen.get(p, [])
+        if len(got) != 1:
+            problems.append(f"{p!r} delivered {len(got)} times")
+        elif hashlib.sha256(got[0]).hexdigest() != h:
+            problems.append(f"{p!r} corrupt")
+    extra = set(seen) - set(originals)
+    if extra:
+        problems.append(f"unexpected {sorted(extra)[:3]}")
+    return not problems, "; ".join(problems[:5])
+
+
+a = parse_args()
+seed = int(os.environ.get("COVSHIP_TEST_SEED", str(int(time.time()))))
+rnd = random.Random(seed)
+c = Checker("sidecar staging under SIGKILL")
+c.info(f"seed {seed} (COVSHIP_TEST_SEED to replay)")
+with Scratch(a.keep) as s:
+    cov, dest, spool = s.sub("cov"), s.sub("dest"), os.path.join(s.path, "spool")
+    args = ["--dir", cov, "--dest", "file://" + dest, "--spool", spool, "--retry-max", "1",
+            "--drain-timeout", "20", "--log-level", "debug"]
+    originals = {}
+    staged_ok = midflight = 0
+    for rnd_i in range(ROUNDS):
+        run_id = "%032x" % (0x5ca1ab1e0000 + rnd_i)
+        done = os.path.join(cov, ".covship", "done.json")
+        if os.path.exists(done):
+            os.unlink(done)  # as the shim does before a new run
+        data = fake_run(cov, run_id)
+        for j in range(FILES):
+            body = os.urandom(SIZE // 2) + bytes(SIZE // 2)
+            name = f".coverage.r{rnd_i}.{j}"
+            with open(os.path.join(data, name), "wb") as fh:
+                fh.write(body)
+            originals[f"run-{run_id}/{name}".encode()] = hashlib.sha256(body).hexdigest()
+        log = os.path.join(s.path, f"watch-{rnd_i}.log")
+        w = Watch(a.covship, args, log)
+        s.cleanups.append(w.kill)
+        if wait_for(lambda: w.log().count("debug: staged ") >= FILES, 20):
+            staged_ok += 1
+        fake_done(cov, run_id)
+        time.sleep(rnd.uniform(0.0, 0.008))  # the staged path takes a few ms
+        w.kill()
+        if spool_leftovers(spool):
+            midflight += 1
+        # a second life, killed again half the time, then one that finishes
+        w = Watch(a.covship, args, log)
+        s.cleanups.append(w.kill)
+        if rnd.random() < 0.5:
+            time.sleep(rnd.uniform(0.0, 0.03))
+            w.kill()
+            w = Watch(a.covship, args, log)
+            s.cleanups.append(w.kill)
+        finished = wait_for(lambda: not spool_leftovers(spool) and not any(
+            f.startswith(".coverage") for f in os.listdir(data)), 30)
+        w.kill()  # whatever it does next (the drain is other tests' business)
+        c.check(finished, f"round {rnd_i}: delivered, spool and volume empty", w.log()[-300:])
+    c.check(staged_ok == ROUNDS, f"control: files staged before done.json in every round "
+            f"({staged_ok}/{ROUNDS})")
+    c.check(midflight >= 1, f"control: kills landed mid-flight ({midflight}/{ROUNDS})")
+    ok, detail = verify(dest, originals)
+    c.check(ok, f"every one of {len(originals)} files delivered exactly once, intact", detail)
+    stage = os.path.join(spool, "stage")
+    left = spool_leftovers(spool) + (os.listdir(stage) if os.path.isdir(stage) else [])
+    c.check(not left, "nothing left in the spool or SPOOL/stage", str(left))
+    # control (b): the checker catches a duplicate and a loss
+    b = bundles(dest)
+    if b:
+        shutil.copy(b[0], b[0].replace("-0000", "-9990"))
+        c.check(not verify(dest, originals)[0], "control: a duplicated bundle is flagged")
+        os.unlink(b[0].replace("-0000", "-9990"))
+        os.unlink(b[0])
+        c.check(not verify(dest, originals)[0], "control: a lost bundle is flagged")
+c.finish()
