@@ -9,7 +9,7 @@
  * confirmed). Only then may the caller delete the spooled bundle and the
  * source files. Delivering the same key twice with the same bytes must be
  * harmless (bundle names are deterministic, re-delivery after a crash is
- * normal).
+ * normal). deliver_many() gives each item exactly deliver()'s result.
  */
 #ifndef COVSHIP_DEST_H
 #define COVSHIP_DEST_H
@@ -37,6 +37,24 @@ struct dest_options {
 
 struct dest;
 
+/* One bundle of a dest_deliver_many() call. */
+struct dest_item {
+	const char *path;
+	const char *key;
+	const char *sha256_hex; /* NULL only where dest_ops.many_hashes */
+	enum dest_result result; /* out */
+	char err[512];           /* out: one line when result != DEST_OK */
+};
+
+/* Told about item i of a dest_deliver_many() as soon as its result (and
+ * err) is final, while other items may still be in flight: the caller can
+ * clean up after a confirmed bundle during the others' network time. Once
+ * per item, in the order they end, on the calling thread. */
+struct dest_many_hook {
+	void (*done)(void *ctx, size_t i);
+	void *ctx;
+};
+
 struct dest_ops {
 	const char *scheme;
 	/* Store the complete local file `path` (SHA-256 `sha256_hex`) as `key`
@@ -44,6 +62,17 @@ struct dest_ops {
 	 * secrets) to err. */
 	enum dest_result (*deliver)(struct dest *d, const char *path, const char *key,
 				    const char *sha256_hex, char *err, size_t errlen);
+	/* Optional (NULL: dest_deliver_many() calls deliver() for each item).
+	 * Several bundles at once, up to max_parallel in flight (<= 0: the
+	 * destination's own default); each item's result and err mean exactly
+	 * what deliver()'s would; hook (may be NULL) hears of each as it
+	 * ends. Returns how many items are not DEST_OK. */
+	size_t (*deliver_many)(struct dest *d, struct dest_item *items, size_t n,
+			       int max_parallel, const struct dest_many_hook *hook);
+	/* deliver_many takes items without sha256_hex: it hashes each file
+	 * itself while sending it (one read instead of two) and uses that
+	 * SHA-256 as deliver() uses the given one. */
+	bool many_hashes;
 	void (*close)(struct dest *d);
 };
 
@@ -60,6 +89,28 @@ static inline enum dest_result dest_deliver(struct dest *d, const char *path, co
 					    const char *sha256_hex, char *err, size_t errlen)
 {
 	return d->ops->deliver(d, path, key, sha256_hex, err, errlen);
+}
+
+/* Deliver items[0..n) (in parallel where the destination can); each item
+ * gets its own result, and hook (may be NULL) hears of it as it ends.
+ * Returns the number of items not DEST_OK. */
+static inline size_t dest_deliver_many(struct dest *d, struct dest_item *items, size_t n,
+				       int max_parallel, const struct dest_many_hook *hook)
+{
+	size_t i, failed = 0;
+
+	if (d->ops->deliver_many)
+		return d->ops->deliver_many(d, items, n, max_parallel, hook);
+	for (i = 0; i < n; i++) {
+		items[i].err[0] = '\0';
+		items[i].result = dest_deliver(d, items[i].path, items[i].key,
+					       items[i].sha256_hex, items[i].err,
+					       sizeof(items[i].err));
+		failed += items[i].result != DEST_OK;
+		if (hook && hook->done)
+			hook->done(hook->ctx, i);
+	}
+	return failed;
 }
 
 static inline void dest_close(struct dest *d)

@@ -205,7 +205,11 @@ static void file_close(struct dest *d)
 	free(d);
 }
 
-static const struct dest_ops file_ops = { "file", file_deliver, file_close };
+static const struct dest_ops file_ops = {
+	.scheme = "file",
+	.deliver = file_deliver,
+	.close = file_close, /* no deliver_many: dest_deliver_many() loops */
+};
 
 int dest_file_open(const char *url, const struct dest_options *opts, struct dest **out,
 		   char *err, size_t errlen)

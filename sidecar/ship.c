@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,16 +173,21 @@ static void remember_error(struct shipper *sh, const char *msg)
 	snprintf(sh->last_error, sizeof(sh->last_error), "%s", msg);
 }
 
-/* Make sure the spooled bundle of p exists; its SHA-256 in sha. */
+/* Make sure the spooled bundle of p exists; its SHA-256 in sha, or "" for
+ * a bundle that exists already when !need_sha (the destination hashes it
+ * while sending it: reading it twice would only cost time). */
 static enum dest_result ensure_bundle(struct shipper *sh, const struct plan *p, const char *path,
-				      char sha[65], bool *empty)
+				      bool need_sha, char sha[65], bool *empty)
 {
 	char err[512];
 	size_t n = 0;
 	int e;
 
 	*empty = false;
+	sha[0] = '\0';
 	if (access(path, F_OK) == 0) {
+		if (!need_sha)
+			return DEST_OK;
 		e = sha256_file(path, sha);
 		if (e == 0)
 			return DEST_OK;
@@ -199,47 +206,66 @@ static enum dest_result ensure_bundle(struct shipper *sh, const struct plan *p, 
 	return DEST_OK;
 }
 
-static enum dest_result ship_plan(struct shipper *sh, struct plan *p)
+/* Get p ready for delivery: its bundle in the spool (built when missing),
+ * its path and SHA-256. *deliver says whether the destination still has to
+ * take it: not when a delivery was recorded before a crash, nor when every
+ * planned file vanished (then only the clean-up is left). */
+static enum dest_result ship_prepare(struct shipper *sh, struct plan *p, char *path,
+				     size_t pathlen, bool need_sha, char sha[65], bool *deliver)
 {
-	char path[4096], sha[65], err[512];
-	enum dest_result r = DEST_OK;
+	enum dest_result r;
 	bool empty = false;
+
+	*deliver = false;
+	if (spool_bundle_path(&sh->spool, p, path, pathlen) < 0)
+		return DEST_FATAL;
+	if (p->delivered)
+		return DEST_OK;
+	r = ensure_bundle(sh, p, path, need_sha, sha, &empty);
+	if (r != DEST_OK)
+		return r;
+	if (empty) {
+		log_info("bundle %s: every planned file vanished or changed; dropped", p->bundle);
+		p->delivered = true; /* nothing to deliver */
+		return DEST_OK;
+	}
+	*deliver = true;
+	return DEST_OK;
+}
+
+/* The destination answered r (err: its line) for p. A failure is logged
+ * and remembered; a success is recorded in the plan before anything is
+ * removed, so a restart knows the bundle arrived. */
+static enum dest_result ship_delivered(struct shipper *sh, struct plan *p, enum dest_result r,
+				       const char *err)
+{
 	int e;
 
-	if (spool_bundle_path(&sh->spool, p, path, sizeof(path)) < 0)
-		return DEST_FATAL;
-	if (!p->delivered) {
-		r = ensure_bundle(sh, p, path, sha, &empty);
-		if (r != DEST_OK)
-			return r;
-		if (empty) {
-			log_info("bundle %s: every planned file vanished or changed; dropped",
-				 p->bundle);
-			p->delivered = true; /* nothing to deliver */
-		}
+	if (r != DEST_OK) {
+		remember_error(sh, err);
+		log_error("delivering %s as %s: %s; kept in the spool%s", p->bundle, p->key, err,
+			  r == DEST_RETRY ? ", retrying later" : "");
+		if (r == DEST_FATAL)
+			sh->failed = true;
+		return r;
 	}
-	if (!p->delivered) {
-		err[0] = '\0';
-		r = dest_deliver(sh->dest, path, p->key, sha, err, sizeof(err));
-		if (r != DEST_OK) {
-			remember_error(sh, err);
-			log_error("delivering %s as %s: %s; kept in the spool%s", p->bundle, p->key,
-				  err, r == DEST_RETRY ? ", retrying later" : "");
-			if (r == DEST_FATAL)
-				sh->failed = true;
-			return r;
-		}
-		log_info("delivered %s (%zu files) as %s", p->bundle, p->nfiles, p->key);
-		p->delivered = true;
-		e = spool_plan_write(&sh->spool, p);
-		if (e < 0) {
-			/* Delivered, but we cannot record it: the next attempt re-delivers the
-			 * same bytes under the same key, which is harmless. */
-			log_warn("spool: cannot record delivery of %s: %s", p->bundle, strerror(-e));
-			return DEST_RETRY;
-		}
+	log_info("delivered %s (%zu files) as %s", p->bundle, p->nfiles, p->key);
+	p->delivered = true;
+	e = spool_plan_write(&sh->spool, p);
+	if (e < 0) {
+		/* Delivered, but we cannot record it: the next attempt re-delivers the
+		 * same bytes under the same key, which is harmless. */
+		log_warn("spool: cannot record delivery of %s: %s", p->bundle, strerror(-e));
+		return DEST_RETRY;
 	}
-	e = clean_up(sh, p, path);
+	return DEST_OK;
+}
+
+/* p is delivered (p->delivered): its sources, bundle and plan go. */
+static enum dest_result ship_finish(struct shipper *sh, const struct plan *p, const char *path)
+{
+	int e = clean_up(sh, p, path);
+
 	if (e < 0) {
 		log_warn("spool: clean-up after %s: %s; will finish later", p->bundle, strerror(-e));
 		return DEST_RETRY;
@@ -248,23 +274,414 @@ static enum dest_result ship_plan(struct shipper *sh, struct plan *p)
 	return DEST_OK;
 }
 
+static enum dest_result ship_plan(struct shipper *sh, struct plan *p)
+{
+	char path[4096], sha[65], err[512];
+	enum dest_result r;
+	bool deliver;
+
+	r = ship_prepare(sh, p, path, sizeof(path), true, sha, &deliver);
+	if (r != DEST_OK)
+		return r;
+	if (deliver) {
+		err[0] = '\0';
+		r = dest_deliver(sh->dest, path, p->key, sha, err, sizeof(err));
+		r = ship_delivered(sh, p, r, err);
+		if (r != DEST_OK)
+			return r;
+	}
+	return ship_finish(sh, p, path);
+}
+
+/* RETRY outranks FATAL: it stops the round (the destination is unwell),
+ * while a FATAL bundle is only recorded and the others go on. */
+static enum dest_result worse(enum dest_result a, enum dest_result b)
+{
+	if (a == DEST_RETRY || b == DEST_RETRY)
+		return DEST_RETRY;
+	return a == DEST_FATAL || b == DEST_FATAL ? DEST_FATAL : DEST_OK;
+}
+
+/* At most this many plans per dest_deliver_many: bounds the bundles built
+ * ahead of their delivery (spool space) and the batch's memory. */
+#define SHIP_BATCH 64
+
+struct ship_job {
+	struct plan *p;
+	enum dest_result prepared; /* ship_prepare's result */
+	bool deliver;              /* items[item] is this plan's delivery */
+	bool mark;                 /* delivered now: record it before the clean-up */
+	size_t item;               /* its dest item, when deliver */
+	enum dest_result r;        /* the plan's outcome in this batch */
+	char sha[65];
+	char *path; /* malloc'ed: 64 buffers of PATH_MAX would cost 256 KiB of RSS */
+};
+
+/*
+ * Test-only: COVSHIP_TEST_FINISH_KILL=N makes the process SIGKILL itself
+ * right after the N-th step of finish_group (counted over the process: a
+ * mark, the marks' fsync, a source removed, the sources' fsyncs, a bundle
+ * removed, the plans removed), so tests/s3/test_s3_faults.py can crash it
+ * between any two steps and check the restart ships nothing twice.
+ */
+static void crash_point(void)
+{
+	static long left = -1;
+	const char *v;
+
+	if (left == -1) {
+		v = getenv("COVSHIP_TEST_FINISH_KILL");
+		left = v && *v ? strtol(v, NULL, 10) : 0;
+		if (left <= 0)
+			left = -2; /* off */
+	}
+	if (left > 0 && --left == 0)
+		(void)kill(getpid(), SIGKILL); /* does not return when it succeeds */
+}
+
+/*
+ * Finishing a group of delivered plans at once: each step of the single
+ * delivery (ship_delivered, then clean_up) is taken for every plan of the
+ * group, and made durable once for the group, before the next step starts:
+ *
+ *   1. the "delivered" marks (each plan's data fsynced, renamed), then one
+ *      fsync of the spool directory;
+ *   2. the sources removed, then one fsync per distinct directory;
+ *   3. the bundles and, after every run's seq file is above the group's
+ *      numbers, the plans unlinked, then one fsync of the spool directory.
+ *
+ * Why this is as safe as finishing one plan after the other: a plan's
+ * recovery after a crash depends on its own files only (its plan, bundle
+ * and sources; no file is in two plans) and on the seq file, which only
+ * ever rises and is raised before any plan of the group goes. For every
+ * single plan the order of its own steps, and the durability of each
+ * before the next begins, is exactly that of ship_plan: a source is
+ * unlinked only after the mark of its plan is on disk, a plan is unlinked
+ * only after its sources' removals are on disk. Grouping only delays a
+ * plan's steps until the others of the group have reached them too, which
+ * is a state a crash could have caught anyway. A plan that fails a step
+ * leaves the group there (DEST_RETRY, "will finish later"), in a state the
+ * single delivery also passes through.
+ */
+static void finish_group(struct shipper *sh, struct ship_job **g, size_t n)
+{
+	struct plan **plans = calloc(n ? n : 1, sizeof(*plans));
+	const char **dirs = NULL; /* a file in each directory to fsync */
+	size_t i, k, m = 0, ndirs = 0, nmarked = 0;
+	int e = 0;
+
+	if (!plans) {
+		for (i = 0; i < n; i++)
+			g[i]->r = DEST_RETRY;
+		log_warn("spool: out of memory cleaning up; will finish later");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		g[i]->r = DEST_OK;
+		if (!g[i]->mark)
+			continue;
+		g[i]->p->delivered = true;
+		e = spool_plan_mark(&sh->spool, g[i]->p);
+		if (e < 0) {
+			/* Delivered, but we cannot record it: the next attempt re-delivers
+			 * the same bytes under the same key, which is harmless. */
+			log_warn("spool: cannot record delivery of %s: %s", g[i]->p->bundle,
+				 strerror(-e));
+			g[i]->r = DEST_RETRY;
+		}
+		nmarked++;
+		crash_point();
+	}
+	e = nmarked ? fsync_dir(sh->spool.dir) : 0;
+	if (nmarked)
+		crash_point();
+	for (i = 0; i < n; i++) {
+		const struct plan *p = g[i]->p;
+
+		if (g[i]->r != DEST_OK)
+			continue;
+		if (e < 0 && g[i]->mark) { /* the marks are not known to be on disk */
+			log_warn("spool: cannot record delivery of %s: %s", p->bundle, strerror(-e));
+			g[i]->r = DEST_RETRY;
+			continue;
+		}
+		for (k = 0; k < p->nfiles; k++) {
+			const char *f = p->files[k].path;
+			size_t d;
+			int u;
+
+			if (sh->o->keep_sources) {
+				if (pathset_add(&sh->shipped, f, &p->files[k].id) < 0) {
+					log_warn("spool: clean-up after %s: %s; will finish later",
+						 p->bundle, strerror(ENOMEM));
+					g[i]->r = DEST_RETRY;
+					break;
+				}
+				continue;
+			}
+			u = unlink_if_same(sh->rootfd, f, &p->files[k].id);
+			if (u == -ESTALE)
+				log_info("kept %s: it changed after it was bundled", f);
+			else if (u < 0)
+				log_warn("cannot remove delivered %s: %s", f, strerror(-u));
+			crash_point();
+			for (d = 0; d < ndirs && !same_dir(dirs[d], f); d++)
+				;
+			if (d == ndirs) {
+				const char **nd = realloc(dirs, (ndirs + 1) * sizeof(*dirs));
+
+				if (!nd) {
+					log_warn("spool: clean-up after %s: %s; will finish later",
+						 p->bundle, strerror(ENOMEM));
+					g[i]->r = DEST_RETRY;
+					break;
+				}
+				dirs = nd;
+				dirs[ndirs++] = f;
+			}
+		}
+	}
+	/* The removals durable before any plan goes, or a crash could bring a
+	 * delivered file back and ship it twice. */
+	for (e = 0, i = 0; !e && i < ndirs; i++)
+		e = fsync_parent(sh->rootfd, dirs[i]);
+	if (ndirs)
+		crash_point();
+	for (i = 0; i < n; i++) {
+		if (g[i]->r != DEST_OK)
+			continue;
+		if (e < 0) {
+			log_warn("spool: clean-up after %s: %s; will finish later", g[i]->p->bundle,
+				 strerror(-e));
+			g[i]->r = DEST_RETRY;
+			continue;
+		}
+		if (unlink(g[i]->path) < 0 && errno != ENOENT) {
+			log_warn("spool: clean-up after %s: %s; will finish later", g[i]->p->bundle,
+				 strerror(errno));
+			g[i]->r = DEST_RETRY;
+			continue;
+		}
+		plans[m++] = g[i]->p;
+		crash_point();
+	}
+	e = spool_plans_remove(&sh->spool, plans, m); /* fsyncs the spool for both */
+	if (m)
+		crash_point();
+	for (i = 0; e < 0 && i < n; i++) {
+		if (g[i]->r != DEST_OK)
+			continue;
+		log_warn("spool: clean-up after %s: %s; will finish later", g[i]->p->bundle,
+			 strerror(-e));
+		g[i]->r = DEST_RETRY;
+	}
+	free(plans);
+	free(dirs);
+}
+
+/*
+ * The clean-up of a batch runs on a thread of its own while the batch is
+ * still being delivered: each plan is handed over as soon as the
+ * destination confirmed its bundle, and the finisher takes whatever
+ * accumulated meanwhile as one group (finish_group: a few fsyncs per group
+ * instead of six per plan). The network loop never waits for the disk,
+ * and the disk never waits for the slowest upload.
+ *
+ * Sharing: the delivering (calling) thread touches only the queue, under
+ * the lock, and the jobs before they are queued; the finisher owns the
+ * spool, the sources and sh->shipped until it is joined. last_error and
+ * failed are set by the calling thread after the join.
+ */
+struct finisher {
+	struct shipper *sh;
+	struct ship_job *jobs;
+	struct dest_item *items;
+	size_t *item_job;      /* dest item -> index in jobs */
+	struct ship_job **queue, **group;
+	size_t nqueue;
+	bool closing, threaded;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+};
+
+/* Take what is queued (under the lock when threaded); returns how many. */
+static size_t take_queue(struct finisher *f)
+{
+	size_t n = f->nqueue;
+
+	memcpy(f->group, f->queue, n * sizeof(*f->queue));
+	f->nqueue = 0;
+	return n;
+}
+
+/* The lock and condition are default ones, initialised statically and never
+ * taken twice by one thread: their calls cannot fail, hence (void). */
+static void *finisher_main(void *arg)
+{
+	struct finisher *f = arg;
+	sigset_t all;
+	size_t n;
+
+	/* Signals stay with the delivering thread (watch's signalfd, EINTR in
+	 * its poll), as before there was a second one. Cannot fail: SIG_BLOCK
+	 * and a full set are valid. */
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, NULL);
+	(void)pthread_mutex_lock(&f->lock);
+	for (;;) {
+		while (!f->nqueue && !f->closing)
+			(void)pthread_cond_wait(&f->wake, &f->lock);
+		if (!f->nqueue)
+			break; /* closing, and nothing left */
+		n = take_queue(f);
+		(void)pthread_mutex_unlock(&f->lock);
+		finish_group(f->sh, f->group, n);
+		(void)pthread_mutex_lock(&f->lock);
+	}
+	(void)pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+static void finisher_queue(struct finisher *f, struct ship_job *j)
+{
+	if (!f->threaded) {
+		f->queue[f->nqueue++] = j; /* finished after the delivery */
+		return;
+	}
+	(void)pthread_mutex_lock(&f->lock);
+	f->queue[f->nqueue++] = j;
+	(void)pthread_cond_signal(&f->wake);
+	(void)pthread_mutex_unlock(&f->lock);
+}
+
+/* dest_deliver_many's hook (calling thread): item i has its result. A
+ * confirmed bundle goes to the finisher at once; a failure is logged here
+ * and remembered after the batch. */
+static void ship_item_done(void *ctx, size_t i)
+{
+	struct finisher *f = ctx;
+	const struct dest_item *it = &f->items[i];
+	struct ship_job *j = &f->jobs[f->item_job[i]];
+
+	j->r = it->result;
+	if (it->result != DEST_OK) {
+		log_error("delivering %s as %s: %s; kept in the spool%s", j->p->bundle, j->p->key,
+			  it->err, it->result == DEST_RETRY ? ", retrying later" : "");
+		return;
+	}
+	log_info("delivered %s (%zu files) as %s", j->p->bundle, j->p->nfiles, j->p->key);
+	j->mark = true;
+	finisher_queue(f, j);
+}
+
+/* One batch of plans[0..n), n <= SHIP_BATCH: every bundle ready, those to
+ * deliver in one dest_deliver_many, each confirmed one finished (see
+ * finish_group) while the others are still in flight. *used: how many
+ * plans the batch dealt with; it ends early at a plan whose bundle could
+ * not be made ready (DEST_RETRY), which the caller may try again in the
+ * next batch. */
+static enum dest_result ship_batch(struct shipper *sh, struct plan *plans, size_t n,
+				   size_t *used)
+{
+	struct finisher f = { .sh = sh, .lock = PTHREAD_MUTEX_INITIALIZER,
+			      .wake = PTHREAD_COND_INITIALIZER };
+	struct dest_many_hook hook = { ship_item_done, &f };
+	enum dest_result worst = DEST_OK;
+	size_t i, ready, nitems = 0;
+	bool sha_optional = sh->dest->ops->deliver_many && sh->dest->ops->many_hashes;
+	pthread_t thread;
+
+	*used = 0;
+	f.jobs = calloc(n, sizeof(*f.jobs));
+	f.items = calloc(n, sizeof(*f.items));
+	f.item_job = calloc(n, sizeof(*f.item_job));
+	f.queue = calloc(n, sizeof(*f.queue));
+	f.group = calloc(n, sizeof(*f.group));
+	if (!f.jobs || !f.items || !f.item_job || !f.queue || !f.group) {
+		log_error("out of memory delivering the spool; retrying later");
+		worst = DEST_RETRY;
+		goto out;
+	}
+	for (ready = 0; ready < n; ready++) {
+		struct ship_job *j = &f.jobs[ready];
+		char path[4096];
+
+		j->p = &plans[ready];
+		j->prepared = ship_prepare(sh, j->p, path, sizeof(path), !sha_optional, j->sha,
+					   &j->deliver);
+		if (j->prepared == DEST_OK && !(j->path = strdup(path))) {
+			log_error("out of memory delivering the spool; retrying later");
+			j->prepared = DEST_RETRY;
+		}
+		j->r = j->prepared;
+		if (j->prepared == DEST_RETRY)
+			break; /* as the one-by-one loop: stop at it, but ship those before */
+		if (j->prepared == DEST_OK && j->deliver) {
+			f.items[nitems] = (struct dest_item){ .path = j->path, .key = j->p->key,
+							      .sha256_hex = j->sha[0] ? j->sha : NULL };
+			j->r = DEST_RETRY; /* until the hook tells otherwise */
+			j->item = nitems;
+			f.item_job[nitems++] = ready;
+		}
+	}
+	*used = ready;
+	if (ready < n && ready == 0)
+		worst = DEST_RETRY; /* nothing before it: the plan's own failure stops the round */
+	/* Without a thread, the same groups are finished after the delivery. */
+	f.threaded = pthread_create(&thread, NULL, finisher_main, &f) == 0;
+	for (i = 0; i < ready; i++) /* delivered before a crash, or nothing to deliver */
+		if (f.jobs[i].prepared == DEST_OK && !f.jobs[i].deliver)
+			finisher_queue(&f, &f.jobs[i]);
+	/* Every confirmed delivery is recorded and cleaned up, even after another
+	 * item of the batch failed: its bytes are at the destination already. */
+	if (nitems)
+		dest_deliver_many(sh->dest, f.items, nitems, 0, &hook);
+	if (f.threaded) {
+		(void)pthread_mutex_lock(&f.lock);
+		f.closing = true;
+		(void)pthread_cond_signal(&f.wake);
+		(void)pthread_mutex_unlock(&f.lock);
+		(void)pthread_join(thread, NULL); /* cannot fail: joinable, not ourselves */
+	} else {
+		finish_group(sh, f.group, take_queue(&f));
+	}
+	for (i = 0; i < ready; i++) {
+		struct ship_job *j = &f.jobs[i];
+
+		if (j->r == DEST_OK)
+			sh->last_error[0] = '\0';
+		else if (j->deliver && !j->mark) /* the destination's failure */
+			remember_error(sh, f.items[j->item].err);
+		if (j->deliver && !j->mark && j->r == DEST_FATAL)
+			sh->failed = true;
+		worst = worse(worst, j->r);
+	}
+out:
+	for (i = 0; f.jobs && i < n; i++)
+		free(f.jobs[i].path);
+	free(f.jobs);
+	free(f.items);
+	free(f.item_job);
+	free(f.queue);
+	free(f.group);
+	return worst;
+}
+
 enum dest_result ship_pending(struct shipper *sh)
 {
 	enum dest_result worst = DEST_OK;
 	struct plan *plans;
-	size_t n, i;
+	size_t n, i, used;
 
 	if (spool_plan_load_all(&sh->spool, &plans, &n) < 0)
 		return DEST_RETRY;
-	for (i = 0; i < n; i++) {
-		enum dest_result r = ship_plan(sh, &plans[i]);
+	/* A plan whose bundle could not be made ready ends its batch and starts
+	 * the next one: when the batch's own bundles filled the spool, they are
+	 * gone by then. Failing again as the first of a batch ends the round. */
+	for (i = 0; i < n && worst != DEST_RETRY; i += used) {
+		size_t m = n - i < SHIP_BATCH ? n - i : SHIP_BATCH;
 
-		if (r == DEST_RETRY) {
-			worst = DEST_RETRY;
-			break;
-		}
-		if (r == DEST_FATAL)
-			worst = DEST_FATAL;
+		worst = worse(worst, ship_batch(sh, plans + i, m, &used));
 	}
 	spool_plans_free(plans, n);
 	return worst;
@@ -369,7 +786,8 @@ enum dest_result ship_files(struct shipper *sh, const char *run_id, const cJSON 
 		return DEST_OK;
 	if (sh->stage) {
 		/* the stage log can then become the bundle; the staged files are
-		 * re-hashed while the plan is written */
+		 * re-hashed while the plan and the bundle are written (bundle.c
+		 * waits for it before the bundle gets its name) */
 		stage_order(sh->stage, files->v, files->n);
 		proof = stage_prove_start(sh->stage, sh->rootfd, files->v, files->n);
 	}

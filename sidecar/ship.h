@@ -43,8 +43,12 @@ void shipper_close(struct shipper *sh);
  * bundles are then compressed when built, as without it. */
 void ship_stage_start(struct shipper *sh);
 
-/* Deliver every plan in the spool, oldest first. Stops at the first
- * DEST_RETRY (the destination is unwell: no point hammering it). */
+/* Deliver every plan in the spool, oldest first, up to 64 with one
+ * dest_deliver_many (several at once where the destination can); the
+ * confirmed ones are finished while the others are in flight, in groups
+ * with the single delivery's steps and order (ship.c: finish_group). Stops after
+ * the batch holding the first DEST_RETRY (the destination is unwell: no
+ * point hammering it); a DEST_FATAL bundle is recorded, the others go on. */
 enum dest_result ship_pending(struct shipper *sh);
 
 /* Plan a new bundle of `files` (and `marker`, may be NULL) for run_id and

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Driver of bench/s3/run: wall time, client CPU, server CPU and peak RSS of
 covship's S3 client vs aws-cli for the same uploads, against the same
-radosgw. Usage: bench.py S3TOOL ENVFILE WORKDIR SERVERDIR"""
+radosgw. Usage: bench.py S3TOOL ENVFILE WORKDIR SERVERDIR COVSHIP"""
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -10,7 +11,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/s3"))
 import s3helpers as h  # noqa: E402
 
-S3TOOL, ENV, WORK, SRV = sys.argv[1], h.load_env(sys.argv[2]), sys.argv[3], sys.argv[4]
+S3TOOL, ENV, WORK, SRV, COVSHIP = (sys.argv[1], h.load_env(sys.argv[2]), sys.argv[3],
+                                   sys.argv[4], sys.argv[5])
 B = ENV["COVSHIP_TEST_BUCKET"]
 s3 = h.botocore_client(ENV)
 TICK = os.sysconf("SC_CLK_TCK")
@@ -82,6 +84,30 @@ def row(name, cov, awsr):
               cov[1] / 1024, awsr[1] / 1024), flush=True)
 
 
+def backlog(work, n):
+    """A spool with n undelivered bundles of about 1 MiB (one incompressible
+    coverage file each), the state after n pushes while the destination
+    refused them: here a file:// destination where a file stands in the way
+    of the keys' directory (DEST_FATAL, no network). Returns (dir, spool)."""
+    cov, spool, dest = (os.path.join(work, x) for x in ("cov", "spool", "dest"))
+    for x in (cov, dest):
+        os.makedirs(x)
+    open(os.path.join(dest, "blocked"), "w").close()
+    env = h.child_env(ENV)
+    for i in range(n):
+        make(os.path.join(cov, ".coverage.b%03d" % i), (1 << 20) - 2048)
+        r = subprocess.run([COVSHIP, "push", "-q", "--dir", cov, "--spool", spool,
+                            "--dest", "file://" + dest, "--compression-level", "1",
+                            "--key-template", "blocked/{run_id}/{bundle}"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if r.returncode != 1:
+            sys.exit("bench: the refused push exited %d: %s" % (r.returncode,
+                                                             r.stderr.decode()[-300:]))
+    if sum(f.endswith(".tar.gz") for f in os.listdir(spool)) != n:
+        sys.exit("bench: the backlog does not hold %d bundles" % n)
+    return cov, spool
+
+
 def main():
     env = h.child_env(ENV)
     print("| workload | covship | aws s3 cp | speed-up | client CPU (covship / aws) "
@@ -111,35 +137,49 @@ def main():
         row(label, mean(runs["cov"]), mean(runs["aws"]))
         os.unlink(f)
         empty_bucket()
+    # 100 x 1 MiB as the product delivers them: a spool backlog of 100
+    # bundles (left by pushes whose destination refused them), delivered by
+    # one `covship push` (ship_pending: dest_deliver_many, 8 at once by
+    # default, then 4; COVSHIP_S3_PARALLEL_BUNDLES=1 is the one-by-one loop
+    # it replaced). aws-cli uploads the same 100 bundle files with --recursive.
+    # Order aws, push, push 4, push one by one, push 4, push, aws: every
+    # mean is centred on the same point, which cancels the server's drift
+    # as above.
     d = os.path.join(WORK, "many")
     os.mkdir(d)
-    files = [make(os.path.join(d, "b%03d.tar.gz" % i), 1 << 20) for i in range(100)]
-    # The spool's bundles with their SHA-256 (known to the sidecar), as
-    # `sha256sum` lines for s3tool delivermany.
-    lst = os.path.join(WORK, "many.list")
-    with open(lst, "w") as f:
-        f.writelines("%s  %s\n" % (h.sha256_file(p), p) for p in files)
-    # What the sidecar's spool loop does today: one dest_deliver after the
-    # other; then dest_s3_deliver_many with 4 and 8 at once (not wired in
-    # yet: what the spool loop would gain). aws-cli runs before and after
-    # them (the mean of both counts), for the same reason as above.
+    order = ("aws", 8, 4, 1, 4, 8, "aws")
+    backlogs = {n: backlog(os.path.join(WORK, "backlog%d" % n), 100)
+                for n, who in enumerate(order) if who != "aws"}
+    for f in os.listdir(backlogs[1][1]):
+        if f.endswith(".tar.gz"):
+            shutil.copy(os.path.join(backlogs[1][1], f), d)
+    runs = {"aws": [], 8: [], 4: [], 1: []}
     upload_all = aws(["s3", "cp", "--only-show-errors", "--recursive", d, "s3://%s/aws/" % B])
-    awsr = [measure(upload_all, aws_env())]
-    covr = [(label, measure([S3TOOL, "delivermany", "s3://%s/cov%s" % (B, par), WORK, par, lst],
-                            env))
-            for label, par in (("100 × 1 MiB, one by one", "0"), ("100 × 1 MiB, 4 at once", "4"),
-                               ("100 × 1 MiB, 8 at once", "8"))]
-    awsr.append(measure(upload_all, aws_env()))
-    for label, cov in covr:
-        row(label, cov, mean(awsr))
-    for p in files:
-        if h.sha256_object(s3, B, "cov4/" + os.path.basename(p)) != h.sha256_file(p):
-            sys.exit("bench: covship's concurrent upload is not intact")
+    for n, who in enumerate(order):
+        if who == "aws":
+            runs[who].append(measure(upload_all, aws_env()))
+            continue
+        cov, spool = backlogs[n]
+        shas = {f: h.sha256_file(os.path.join(spool, f))
+                for f in os.listdir(spool) if f.endswith(".tar.gz")}
+        penv = dict(env)
+        penv["COVSHIP_S3_PARALLEL_BUNDLES"] = str(who)
+        runs[who].append(measure([COVSHIP, "push", "-q", "--dir", cov, "--spool", spool,
+                                  "--dest", "s3://%s/push%d" % (B, n)], penv))
+        if os.listdir(cov) or any(f.endswith(".tar.gz") for f in os.listdir(spool)):
+            sys.exit("bench: push left sources or bundles behind")
+        got = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=B, Prefix="push%d/" % n) for o in page.get("Contents", [])]
+        if len(got) != 100 or any(h.sha256_object(s3, B, k) != shas[os.path.basename(k)]
+                                  for k in got):
+            sys.exit("bench: covship's delivery of the backlog is not intact")
+    row("100 × 1 MiB spool, covship push", mean(runs[8]), mean(runs["aws"]))
+    row("100 × 1 MiB spool, push 4 at once", mean(runs[4]), mean(runs["aws"]))
+    row("100 × 1 MiB spool, one by one", mean(runs[1]), mean(runs["aws"]))
     # Downloads: s3_get_objects (16 at once, what pull uses) vs aws --recursive.
     out = os.path.join(WORK, "out")
     os.mkdir(out)
-    cov = measure([S3TOOL, "getmany", B, out, "16"] + ["cov0/" + os.path.basename(f) for f in files],
-                  env)
+    cov = measure([S3TOOL, "getmany", B, out, "16"] + sorted(got), env)
     awsr = measure(aws(["s3", "cp", "--only-show-errors", "--recursive", "s3://%s/aws/" % B,
                         os.path.join(WORK, "awsout")]), aws_env())
     row("download 100 × 1 MiB", cov, awsr)

@@ -15,6 +15,7 @@ struct dest_s3 {
 	char bucket[64];
 	char prefix[1024];
 	char *spool_dir;
+	int parallel_bundles; /* deliver_many's default: COVSHIP_S3_PARALLEL_BUNDLES */
 };
 
 /* The key exists (412 on If-None-Match): delivered iff it holds our bytes. */
@@ -94,32 +95,49 @@ static enum dest_result s3_deliver(struct dest *base, const char *path, const ch
 	return res;
 }
 
-static const struct dest_ops s3_ops;
+struct many_ctx {
+	struct dest_s3 *d;
+	struct dest_item *items;
+	struct s3_put_job *jobs;
+	const struct dest_many_hook *hook;
+};
 
-/* dest_s3_deliver_many on a destination that is not s3://. */
-static size_t deliver_each(struct dest *d, struct dest_item *items, size_t n)
+/* s3_put_objects ended job i: its dest_result (a 412 verified by HEAD now,
+ * between the other transfers), then the caller's hook. */
+static void many_done(void *ctx, size_t i)
 {
-	size_t i, failed = 0;
+	struct many_ctx *m = ctx;
+	struct dest_item *it = &m->items[i];
+	struct s3_put_job *j = &m->jobs[i];
+	const char *sha = it->sha256_hex;
 
-	for (i = 0; i < n; i++) {
-		items[i].err[0] = '\0';
-		items[i].result = dest_deliver(d, items[i].path, items[i].key, items[i].sha256_hex,
-					       items[i].err, sizeof(items[i].err));
-		failed += items[i].result != DEST_OK;
-	}
-	return failed;
+	if (!sha && j->sha256_read[0])
+		sha = j->sha256_read; /* what was sent: the file is not read twice */
+	if (!j->key)
+		return; /* told before: once per item */
+	snprintf(it->err, sizeof(it->err), "%s", j->err);
+	it->result = outcome(m->d, j->result, j->key, sha, it->err, sizeof(it->err));
+	free((char *)j->key);
+	j->key = NULL;
+	if (m->hook && m->hook->done)
+		m->hook->done(m->hook->ctx, i);
 }
 
-size_t dest_s3_deliver_many(struct dest *base, struct dest_item *items, size_t n, int max_parallel)
+/* Bundles below the multipart threshold go up to max_parallel at once
+ * (s3_put_objects); larger ones one after the other, as their parts are
+ * parallel already. */
+static size_t s3_deliver_many(struct dest *base, struct dest_item *items, size_t n,
+			      int max_parallel, const struct dest_many_hook *hook)
 {
 	struct dest_s3 *d = (struct dest_s3 *)base;
-	struct s3_put_opts po = { .if_none_match = true, .state_dir = NULL };
+	struct s3_put_opts po = { .if_none_match = true, .state_dir = d->spool_dir };
+	struct many_ctx m = { d, items, NULL, hook };
+	struct s3_put_hook ph = { many_done, &m };
 	struct s3_put_job *jobs;
 	size_t i, failed = 0;
 
-	if (base->ops != &s3_ops)
-		return deliver_each(base, items, n);
-	po.state_dir = d->spool_dir;
+	if (max_parallel <= 0)
+		max_parallel = d->parallel_bundles;
 	jobs = calloc(n ? n : 1, sizeof(*jobs));
 	for (i = 0; jobs && i < n; i++) {
 		jobs[i].path = items[i].path;
@@ -133,17 +151,17 @@ size_t dest_s3_deliver_many(struct dest *base, struct dest_item *items, size_t n
 			snprintf(items[i].err, sizeof(items[i].err), "out of memory");
 			if (jobs)
 				free((char *)jobs[i].key);
+			if (hook && hook->done)
+				hook->done(hook->ctx, i);
 		}
 		free(jobs);
 		return n;
 	}
-	s3_put_objects(d->client, d->bucket, jobs, n, max_parallel, &po);
+	m.jobs = jobs;
+	s3_put_objects(d->client, d->bucket, jobs, n, max_parallel, &po, &ph);
 	for (i = 0; i < n; i++) {
-		snprintf(items[i].err, sizeof(items[i].err), "%s", jobs[i].err);
-		items[i].result = outcome(d, jobs[i].result, jobs[i].key, items[i].sha256_hex,
-					  items[i].err, sizeof(items[i].err));
+		many_done(&m, i); /* a no-op for each job told already, i.e. all */
 		failed += items[i].result != DEST_OK;
-		free((char *)jobs[i].key);
 	}
 	free(jobs);
 	return failed;
@@ -161,6 +179,8 @@ static void s3_close(struct dest *base)
 static const struct dest_ops s3_ops = {
 	.scheme = "s3",
 	.deliver = s3_deliver,
+	.deliver_many = s3_deliver_many,
+	.many_hashes = true, /* put_prepare digests every file anyway */
 	.close = s3_close,
 };
 
@@ -183,6 +203,7 @@ int dest_s3_open(const char *url, const struct dest_options *opts, struct dest *
 		free(d);
 		return -1;
 	}
+	d->parallel_bundles = cfg.max_parallel_bundles;
 	if (opts && opts->spool_dir) {
 		d->spool_dir = strdup(opts->spool_dir);
 		if (!d->spool_dir) {

@@ -42,6 +42,7 @@ struct s3_config {
 	uint64_t multipart_threshold; /* files at least this large go multipart */
 	uint64_t part_size;           /* >= 8 MiB, raised to stay <= 10,000 parts */
 	int max_parallel_parts;       /* multipart parts in flight at once */
+	int max_parallel_bundles;     /* small bundles in flight at once (deliver_many) */
 };
 
 /* Fill cfg from opts (may be NULL) and the environment:
@@ -53,7 +54,7 @@ struct s3_config {
  * virtual-hosted. Tunables from env (see
  * docs/s3.md): COVSHIP_S3_MAX_ATTEMPTS, COVSHIP_S3_RETRY_BASE_MS,
  * COVSHIP_S3_RETRY_CAP_MS, COVSHIP_S3_TIMEOUT_S, COVSHIP_S3_MULTIPART_THRESHOLD,
- * COVSHIP_S3_PART_SIZE. Returns 0 or -1 with a one-line message. */
+ * COVSHIP_S3_PART_SIZE, COVSHIP_S3_PARALLEL_BUNDLES. Returns 0 or -1 with a one-line message. */
 int s3_config_resolve(struct s3_config *cfg, const struct dest_options *opts, char *err,
 		      size_t errlen);
 
@@ -145,12 +146,22 @@ struct s3_put_job {
 	const char *key;
 	const char *path;
 	const char *sha256_hex; /* expected SHA-256 of the file, or NULL */
+	char sha256_read[65];   /* out: the SHA-256 of what was sent ("": not read) */
 	int result;             /* out: S3_OK or S3_ERR_* (S3_ERR_EXISTS on 412) */
 	char err[256];          /* out: one line when result != S3_OK */
 };
 
-/* Returns 0 when every job succeeded, else the number of failed jobs. */
+/* Told about job i as soon as its result is final (the others may still be
+ * in flight): once per job, in the order they end, on the calling thread. */
+struct s3_put_hook {
+	void (*done)(void *ctx, size_t i);
+	void *ctx;
+};
+
+/* Returns 0 when every job succeeded, else the number of failed jobs.
+ * hook may be NULL. */
 size_t s3_put_objects(struct s3_client *c, const char *bucket, struct s3_put_job *jobs, size_t n,
-		      int max_parallel, const struct s3_put_opts *po);
+		      int max_parallel, const struct s3_put_opts *po,
+		      const struct s3_put_hook *hook);
 
 #endif

@@ -6,8 +6,8 @@
  *   s3tool deliver s3://BUCKET/PREFIX KEY FILE SHA256 SPOOLDIR
  *   s3tool delivermany s3://BUCKET/PREFIX SPOOLDIR PARALLEL LIST
  *        LIST: `sha256sum` lines ("SHA256  FILE"), key = FILE's base name.
- *        PARALLEL 0: one dest_deliver after the other (the sidecar's spool
- *        loop); N: dest_s3_deliver_many with N at once. Prints
+ *        PARALLEL 0: one dest_deliver after the other; N: dest_deliver_many
+ *        with N at once (-1: the destination's default). Prints
  *        "KEY DEST_..." per file; exits with the worst dest_result.
  *   s3tool list BUCKET PREFIX          ("KEY SIZE" per line; repeated
  *                                       S3TOOL_REPEAT times, S3TOOL_SLEEP_MS apart,
@@ -136,8 +136,8 @@ static int delivermany(char **argv)
 		free(items);
 		return 2;
 	}
-	if (parallel > 0) {
-		dest_s3_deliver_many(d, items, (size_t)n, parallel);
+	if (parallel != 0) {
+		dest_deliver_many(d, items, (size_t)n, parallel, NULL);
 	} else {
 		for (i = 0; i < n; i++)
 			items[i].result = dest_deliver(d, items[i].path, items[i].key,

@@ -2,18 +2,23 @@
 """Fault proxy (faultproxy.py) in front of radosgw: 503 SlowDown bursts,
 500s, connection resets mid-body, stalls beyond the timeout, 200 with
 <Error> on Complete → every object arrives intact, nothing duplicated.
-Also multipart abort on a fatal error and resume after an interrupted upload.
-Usage: test_s3_faults.py S3TOOL ENVFILE"""
+Also multipart abort on a fatal error and resume after an interrupted upload,
+and `covship push` delivering a spool backlog several bundles at once.
+Usage: test_s3_faults.py S3TOOL ENVFILE COVSHIP"""
+import hashlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s3helpers as h  # noqa: E402
 
-S3TOOL, ENV = sys.argv[1], h.load_env(sys.argv[2])
+S3TOOL, ENV, COVSHIP = sys.argv[1], h.load_env(sys.argv[2]), sys.argv[3]
 B = ENV["COVSHIP_TEST_BUCKET"]
 FAST = {"COVSHIP_S3_RETRY_BASE_MS": 20, "COVSHIP_S3_RETRY_CAP_MS": 200,
         "COVSHIP_S3_TIMEOUT_S": 2, "COVSHIP_S3_MAX_ATTEMPTS": 6,
@@ -88,7 +93,7 @@ def many(proxy, url, state, parallel, lst):
 
 
 def deliver_many(tmp, state, big):
-    """dest_s3_deliver_many: several spooled bundles at once, each with
+    """dest_deliver_many on s3: several spooled bundles at once, each with
     dest_deliver's meaning; the one-by-one loop is the control."""
     d = os.path.join(tmp, "spoolmany")
     os.mkdir(d)
@@ -152,6 +157,229 @@ def deliver_many(tmp, state, big):
         c.check(False, "deliver-many: the changed bundle was not stored")
     except s3.exceptions.ClientError:
         c.check(True, "deliver-many: the changed bundle was not stored")
+
+
+def backlog(tmp, name, nbundles):
+    """A spool holding nbundles undelivered bundles: `covship push` while the
+    destination refuses us (a wrong secret: 403, DEST_FATAL), each push with
+    two new coverage files. Returns (cov, spool, url, {path: bytes}, env)."""
+    cov, spool = os.path.join(tmp, name + "-cov"), os.path.join(tmp, name + "-spool")
+    os.mkdir(cov)
+    url = "s3://%s/%s" % (B, h.unique_prefix("faults-" + name))
+    env = dict(FAST)
+    denied = h.child_env(ENV, **env)
+    denied["AWS_SECRET_ACCESS_KEY"] = "wrong" + ENV["AWS_SECRET_ACCESS_KEY"]
+    sources = {}
+    for i in range(nbundles):
+        for part in "ab":
+            rel = ".coverage.push%02d.%s" % (i, part)
+            sources[rel] = os.urandom(60_000 + 1000 * i)
+            with open(os.path.join(cov, rel), "wb") as f:
+                f.write(sources[rel])
+        r = subprocess.run([COVSHIP, "push", "--dir", cov, "--dest", url, "--spool", spool],
+                           env=denied, capture_output=True, timeout=60)
+        if r.returncode != 1:
+            c.check(False, "%s: denied push %d exits 1 (got %d: %s)" % (
+                name, i, r.returncode, r.stderr.decode(errors="replace")[-300:]))
+    spooled = sorted(f for f in os.listdir(spool) if f.endswith(".tar.gz"))
+    c.check(len(spooled) == nbundles, "%s: %d bundles spooled while denied (%d)" %
+            (name, nbundles, len(spooled)))
+    return cov, spool, url, sources, env
+
+
+def spool_backlog(tmp):
+    """ship_pending delivers a spool backlog with one dest_deliver_many:
+    several PutObjects in flight (the proxy holds each 0.3 s), every bundle
+    intact exactly once, spool and sources empty. Control: with
+    COVSHIP_S3_PARALLEL_BUNDLES=1 never more than one at once. Then a 500
+    burst and a reset hit some of the concurrent PUTs: still all delivered,
+    each key stored by exactly one successful PUT."""
+    delay = {"action": "delay", "method": "PUT", "count": 1000}
+    faults = [{"action": "error500", "method": "PUT", "skip": 2, "count": 3},
+              {"action": "reset_request", "method": "PUT", "skip": 8, "count": 1}]
+    inflight = {}
+    for name, rules, extra in (("backlog", [delay], {}),
+                               ("backlog-one", [delay], {"COVSHIP_S3_PARALLEL_BUNDLES": 1}),
+                               ("backlog-faults", faults + [delay], {})):
+        n = 12
+        cov, spool, url, sources, env = backlog(tmp, name, n)
+        shas = {f: h.sha256_file(os.path.join(spool, f))
+                for f in os.listdir(spool) if f.endswith(".tar.gz")}
+        env.update(extra)
+        proxy = h.FaultProxy(ENV, rules, tmp)
+        try:
+            env["AWS_ENDPOINT_URL"] = proxy.endpoint
+            r = subprocess.run([COVSHIP, "push", "--dir", cov, "--dest", url, "--spool", spool],
+                               env=h.child_env(ENV, **env), capture_output=True, timeout=120)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        err = r.stderr.decode(errors="replace")
+        c.check(r.returncode == 0, "%s: push delivers the backlog, exit 0%s" %
+                (name, "" if r.returncode == 0 else " (%d: %s)" % (r.returncode, err[-300:])))
+        puts = [e for e in log if e["method"] == "PUT"]
+        inflight[name] = max([e["inflight"] for e in puts] or [0])
+        ok = {}
+        for e in puts:
+            if e.get("status") == 200:
+                ok[e["path"]] = ok.get(e["path"], 0) + 1
+        c.check(len(ok) == n and set(ok.values()) == {1},
+                "%s: each of the %d bundles stored by exactly one successful PUT (%s)" %
+                (name, n, sorted(ok.values())))
+        pre = url.split("/", 3)[3]
+        listed = s3.list_objects_v2(Bucket=B, Prefix=pre).get("Contents", [])
+        c.check(sorted(os.path.basename(o["Key"]) for o in listed) == sorted(shas),
+                "%s: exactly the %d spooled bundles are in the bucket" % (name, n))
+        seen = {}
+        for o in listed:
+            body = s3.get_object(Bucket=B, Key=o["Key"])["Body"].read()
+            c.check(hashlib.sha256(body).hexdigest() == shas.get(os.path.basename(o["Key"])),
+                    "%s: %s intact (SHA-256 via botocore)" % (name, os.path.basename(o["Key"])))
+            with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as t:
+                for m in t.getmembers():
+                    if m.name != "covship-manifest.json":
+                        seen.setdefault(m.name, []).append(t.extractfile(m).read())
+        c.check(set(seen) == set(sources) and
+                all(v == [sources[k]] for k, v in seen.items()),
+                "%s: every coverage file delivered once, byte for byte" % name)
+        left = sorted(f for f in os.listdir(spool) if f.endswith(".plan.json") or ".tar." in f)
+        c.check(left == [], "%s: spool empty (%s)" % (name, left))
+        c.check(os.listdir(cov) == [], "%s: sources removed (%s)" % (name, os.listdir(cov)))
+        if name == "backlog-faults":
+            c.check(sum(e["action"] == "error500" for e in puts) == 3 and
+                    sum(e["action"] == "reset_request" for e in puts) == 1,
+                    "%s: three 500s and one reset hit the concurrent PUTs" % name)
+    # SIGKILL while the batch is in flight (some PUTs answered, none recorded
+    # yet), then push again: the bundles that landed answer 412 and are
+    # verified by their SHA-256 (HEAD), the others are sent; each once.
+    name, n = "backlog-kill", 12
+    cov, spool, url, sources, env = backlog(tmp, name, n)
+    shas = {f: h.sha256_file(os.path.join(spool, f))
+            for f in os.listdir(spool) if f.endswith(".tar.gz")}
+    proxy = h.FaultProxy(ENV, [delay], tmp)
+    try:
+        env["AWS_ENDPOINT_URL"] = proxy.endpoint
+        p = subprocess.Popen([COVSHIP, "push", "--dir", cov, "--dest", url, "--spool", spool],
+                             env=h.child_env(ENV, **env), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and p.poll() is None and \
+                sum(e.get("status") == 200 for e in proxy.log()) < 3:
+            time.sleep(0.01)
+        p.kill()
+        p.wait()
+        landed = sum(e.get("status") == 200 for e in proxy.log())
+        c.check(p.returncode == -9 and 3 <= landed < n,
+                "%s: killed with %d of %d PUTs answered (exit %s)" % (name, landed, n, p.returncode))
+        r = subprocess.run([COVSHIP, "push", "--dir", cov, "--dest", url, "--spool", spool],
+                           env=h.child_env(ENV, **env), capture_output=True, timeout=120)
+        log = proxy.log()
+    finally:
+        proxy.stop()
+    c.check(r.returncode == 0, "%s: the next push delivers the rest, exit 0%s" % (
+        name, "" if r.returncode == 0 else ": " + r.stderr.decode(errors="replace")[-300:]))
+    c.check(sum(e.get("status") == 412 for e in log) >= 3,
+            "%s: the landed bundles answered 412 and were verified, not re-sent" % name)
+    ok = {}
+    for e in log:
+        if e["method"] == "PUT" and e.get("status") == 200:
+            ok[e["path"]] = ok.get(e["path"], 0) + 1
+    c.check(len(ok) == n and set(ok.values()) == {1},
+            "%s: each bundle stored by exactly one successful PUT" % name)
+    pre = url.split("/", 3)[3]
+    listed = s3.list_objects_v2(Bucket=B, Prefix=pre).get("Contents", [])
+    c.check(sorted(os.path.basename(o["Key"]) for o in listed) == sorted(shas) and
+            all(h.sha256_object(s3, B, o["Key"]) == shas[os.path.basename(o["Key"])]
+                for o in listed), "%s: the %d bundles intact, no other key" % (name, n))
+    left = sorted(f for f in os.listdir(spool) if f.endswith(".plan.json") or ".tar." in f)
+    c.check(left == [] and os.listdir(cov) == [], "%s: spool and sources empty (%s %s)" %
+            (name, left, os.listdir(cov)))
+
+    c.check(inflight["backlog"] >= 2,
+            "backlog: bundles delivered concurrently (at most %d PUTs at once)" % inflight["backlog"])
+    c.check(inflight["backlog-faults"] >= 2,
+            "backlog-faults: concurrently too (%d at once)" % inflight["backlog-faults"])
+    c.check(inflight["backlog-one"] == 1,
+            "backlog control: COVSHIP_S3_PARALLEL_BUNDLES=1 never overlaps (%d)" %
+            inflight["backlog-one"])
+
+
+def delivered_once(name, url, shas, sources, log):
+    """The bucket holds exactly the spooled bundles, intact, each stored by
+    one successful PUT, and every coverage file is in exactly one of them."""
+    ok = {}
+    for e in log:
+        if e["method"] == "PUT" and e.get("status") == 200:
+            ok[e["path"]] = ok.get(e["path"], 0) + 1
+    c.check(len(ok) == len(shas) and set(ok.values()) == {1},
+            "%s: each bundle stored by exactly one successful PUT (%s)" %
+            (name, sorted(ok.values())))
+    pre = url.split("/", 3)[3]
+    listed = s3.list_objects_v2(Bucket=B, Prefix=pre).get("Contents", [])
+    c.check(sorted(os.path.basename(o["Key"]) for o in listed) == sorted(shas),
+            "%s: exactly the %d spooled bundles are in the bucket" % (name, len(shas)))
+    seen = {}
+    for o in listed:
+        body = s3.get_object(Bucket=B, Key=o["Key"])["Body"].read()
+        c.check(hashlib.sha256(body).hexdigest() == shas.get(os.path.basename(o["Key"])),
+                "%s: %s intact (SHA-256 via botocore)" % (name, os.path.basename(o["Key"])))
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as t:
+            for m in t.getmembers():
+                if m.name != "covship-manifest.json":
+                    seen.setdefault(m.name, []).append(t.extractfile(m).read())
+    twice = sorted(k for k, v in seen.items() if len(v) > 1)
+    c.check(set(seen) == set(sources) and all(v == [sources[k]] for k, v in seen.items()),
+            "%s: every coverage file delivered once, byte for byte (%d of %d seen, twice: %s)" %
+            (name, len(seen), len(sources), twice[:3]))
+
+
+def finish_crashes(tmp):
+    """SIGKILL at many points of a concurrent backlog delivery, then push
+    again: nothing lost, nothing twice. The clean-up of confirmed bundles
+    runs while others are in flight, grouped (ship.c finish_group: marks,
+    sources, bundles and plans, each step durable for the group before the
+    next); COVSHIP_TEST_FINISH_KILL=N kills the process right after its
+    N-th clean-up step, so every kind of step boundary is hit, and
+    "after k PUTs answered" kills land wherever the clean-up happens to be.
+    A clean-up that removed a plan before its sources would leave sources
+    with no plan: the restart would bundle them again and ship them twice."""
+    delay = {"action": "delay", "method": "PUT", "count": 1000}
+    n = 8
+    points = [("step", k) for k in (1, 2, 3, 5, 8, 11, 14, 18, 23, 29)] + \
+             [("puts", k) for k in (1, 5)]
+    for kind, k in points:
+        name = "finish-kill-%s%d" % (kind, k)
+        cov, spool, url, sources, env = backlog(tmp, name, n)
+        shas = {f: h.sha256_file(os.path.join(spool, f))
+                for f in os.listdir(spool) if f.endswith(".tar.gz")}
+        proxy = h.FaultProxy(ENV, [delay], tmp)
+        try:
+            env["AWS_ENDPOINT_URL"] = proxy.endpoint
+            kenv = dict(env)
+            if kind == "step":
+                kenv["COVSHIP_TEST_FINISH_KILL"] = k
+            p = subprocess.Popen([COVSHIP, "push", "--dir", cov, "--dest", url, "--spool",
+                                  spool], env=h.child_env(ENV, **kenv),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if kind == "puts":
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and p.poll() is None and \
+                        sum(e.get("status") == 200 for e in proxy.log()) < k:
+                    time.sleep(0.005)
+                p.kill()
+            p.wait(timeout=120)
+            c.check(p.returncode == -9, "%s: killed (exit %s)" % (name, p.returncode))
+            r = subprocess.run([COVSHIP, "push", "--dir", cov, "--dest", url, "--spool", spool],
+                               env=h.child_env(ENV, **env), capture_output=True, timeout=120)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        c.check(r.returncode == 0, "%s: the next push finishes, exit 0%s" % (
+            name, "" if r.returncode == 0 else ": " + r.stderr.decode(errors="replace")[-300:]))
+        delivered_once(name, url, shas, sources, log)
+        left = sorted(f for f in os.listdir(spool) if f.endswith(".plan.json") or ".tar." in f)
+        c.check(left == [] and os.listdir(cov) == [], "%s: spool and sources empty (%s %s)" %
+                (name, left, os.listdir(cov)))
 
 
 def main(tmp):
@@ -242,6 +470,8 @@ def main(tmp):
             "skew control: the 1 h offset was applied (radosgw refused the shifted time)")
 
     deliver_many(tmp, state, big)
+    spool_backlog(tmp)
+    finish_crashes(tmp)
 
     # Control: without retries the same burst fails, as DEST_RETRY.
     scenario(tmp, "no-retries", [{"action": "slowdown", "method": "PUT", "count": 4}], [small], state,

@@ -151,6 +151,7 @@ static void clear_env(void)
 	unsetenv("AWS_REGION");
 	unsetenv("AWS_DEFAULT_REGION");
 	unsetenv("COVSHIP_S3_MAX_ATTEMPTS");
+	unsetenv("COVSHIP_S3_PARALLEL_BUNDLES");
 }
 
 static void test_config_resolve(void **state)
@@ -188,6 +189,18 @@ static void test_config_resolve(void **state)
 	setenv("COVSHIP_S3_MAX_ATTEMPTS", "zero", 1);
 	assert_int_equal(s3_config_resolve(&c, &o, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "COVSHIP_S3_MAX_ATTEMPTS"));
+	clear_env();
+	/* Bundles in flight when the spool is delivered: 4 unless set, 1..64. */
+	assert_int_equal(s3_config_resolve(&c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(c.max_parallel_bundles, 8);
+	setenv("COVSHIP_S3_PARALLEL_BUNDLES", "1", 1);
+	assert_int_equal(s3_config_resolve(&c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(c.max_parallel_bundles, 1);
+	setenv("COVSHIP_S3_PARALLEL_BUNDLES", "0", 1);
+	assert_int_equal(s3_config_resolve(&c, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "COVSHIP_S3_PARALLEL_BUNDLES"));
+	setenv("COVSHIP_S3_PARALLEL_BUNDLES", "65", 1);
+	assert_int_equal(s3_config_resolve(&c, NULL, err, sizeof(err)), -1);
 	clear_env();
 }
 
