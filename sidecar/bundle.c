@@ -447,41 +447,64 @@ static void *fsync_thread(void *arg)
 }
 
 /*
- * fsync the bundle's data and the spool directory at once: the directory
- * makes the plan's name durable (spool_plan_create) before the bundle gets
- * its name, and two fsyncs waiting together share one journal commit on
- * the file systems that batch them. A helper thread does the directory;
- * without one, they run one after the other.
+ * The one wait for the disk before the bundle is named: its data, the
+ * plan's data and the spool directory (which holds the plan's name,
+ * spool_plan_create) are fsynced at once, so the plan is durable, content
+ * and name, before the bundle has a name. Waiting together, the three
+ * share one journal commit where there is a journal, and overlap their
+ * writes and cache flushes where there is none, instead of one wait after
+ * the other. Helper threads do the plan and the directory; without them,
+ * they run one after the other.
  */
-static int fsync_data_and_dir(int fd, const char *dir)
+static int fsync_group(int fd, const char *dir, const char *plan)
 {
-	pthread_t t;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), res, e = 0;
-	bool threaded;
+	bool threaded[2] = { false, false };
+	int fds[2] = { -1, -1 }, res[2], e = 0, i;
+	pthread_t t[2];
 
-	if (dfd < 0)
-		return -errno;
-	res = dfd;
-	threaded = pthread_create(&t, NULL, fsync_thread, &res) == 0;
+	fds[0] = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fds[0] >= 0)
+		fds[1] = open(plan, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fds[0] < 0 || fds[1] < 0) {
+		e = -errno;
+		goto out;
+	}
+	res[0] = fds[0];
+	res[1] = fds[1];
+	for (i = 0; i < 2; i++)
+		threaded[i] = pthread_create(&t[i], NULL, fsync_thread, &res[i]) == 0;
 	if (fsync(fd) < 0)
 		e = -errno;
-	if (threaded)
-		(void)pthread_join(t, NULL); /* cannot fail: joinable, not ourselves */
-	else
-		fsync_thread(&res);
-	close(dfd);
-	return e ? e : res;
+	for (i = 0; i < 2; i++) {
+		if (threaded[i])
+			(void)pthread_join(t[i], NULL); /* cannot fail: joinable, not ourselves */
+		else
+			fsync_thread(&res[i]);
+		if (!e)
+			e = res[i];
+	}
+out:
+	for (i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return e;
 }
 
-static int finish_file(struct builder *b, const char *tmp, const char *dst, const char *dir)
+static int sync_output(struct builder *b, const char *dir, const char *plan)
 {
-	int e;
+	int e = fsync_group(b->sink.fd, dir, plan);
 
-	e = fsync_data_and_dir(b->sink.fd, dir);
 	if (close(b->sink.fd) < 0 && !e)
 		e = -errno;
 	b->sink.fd = -1;
-	if (!e && rename(tmp, dst) < 0)
+	return e;
+}
+
+static int name_output(struct builder *b, const char *tmp, const char *dst, const char *dir)
+{
+	int e = 0;
+
+	if (rename(tmp, dst) < 0)
 		e = -errno;
 	if (!e)
 		e = fsync_dir(dir);
@@ -540,22 +563,49 @@ static int open_output(struct builder *b, struct stage *st, bool whole_log, cons
 	return b->sink.fd < 0 ? -errno : 0;
 }
 
-int bundle_build(const struct bundle_params *bp, const char *spool_dir, const struct plan *p,
-		 struct stage *stage, char sha256[65], size_t *nwritten, char *err,
-		 size_t errlen)
+/*
+ * Did the re-hash (settled now: the data is written and fsynced, so it ran
+ * alongside) find every used member equal? If not, this output holds a
+ * member whose file changed after it was staged: *stale, and the caller
+ * builds the bundle again without that member.
+ */
+static int check_proofs(struct builder *b, struct stage *st, const struct plan *p,
+			const struct stage_entry **used, bool *stale)
+{
+	size_t i;
+
+	if (!used)
+		return 0;
+	stage_settle_proofs(st);
+	for (i = 0; i < p->nfiles; i++) {
+		if (used[i] && !stage_proven(used[i])) {
+			snprintf(b->err, b->errlen, "bundle: %s changed since it was staged",
+				 p->files[i].path);
+			*stale = true;
+			return -EAGAIN;
+		}
+	}
+	return 0;
+}
+
+static int build_once(const struct bundle_params *bp, const char *spool_dir, const struct plan *p,
+		      struct stage *stage, char sha256[65], size_t *nwritten, char *err,
+		      size_t errlen, bool *stale)
 {
 	struct builder b = { .sink = { -1, 0, NULL }, .err = err, .errlen = errlen };
 	const struct stage_entry **used = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
-	char tmp[4096], dst[4096];
+	char tmp[4096], dst[4096], plan[4096];
 	bool whole_log = false;
 	size_t i;
 	int e;
 
 	err[0] = '\0';
+	*stale = false;
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%ld", spool_dir, p->bundle, (long)getpid()) >=
 		    (int)sizeof(tmp) ||
-	    snprintf(dst, sizeof(dst), "%s/%s", spool_dir, p->bundle) >= (int)sizeof(dst)) {
+	    snprintf(dst, sizeof(dst), "%s/%s", spool_dir, p->bundle) >= (int)sizeof(dst) ||
+	    spool_plan_path(spool_dir, p, plan, sizeof(plan)) < 0) {
 		snprintf(err, errlen, "bundle: spool path too long");
 		return -ENAMETOOLONG;
 	}
@@ -576,8 +626,15 @@ int bundle_build(const struct bundle_params *bp, const char *spool_dir, const st
 		goto out;
 	}
 	e = write_entries(&b, bp, p, used, used && !whole_log ? stage->logfd : -1);
+	if (!e) {
+		e = sync_output(&b, spool_dir, plan);
+		if (e)
+			snprintf(err, errlen, "bundle: writing %s: %s", dst, strerror(-e));
+	}
 	if (!e)
-		e = finish_file(&b, tmp, dst, spool_dir);
+		e = check_proofs(&b, stage, p, used, stale);
+	if (!e)
+		e = name_output(&b, tmp, dst, spool_dir);
 	if (!e && !EVP_DigestFinal_ex(b.sink.md, md, NULL))
 		e = -EIO;
 	if (!e) {
@@ -594,21 +651,46 @@ out:
 	}
 	if (b.sink.fd >= 0)
 		close(b.sink.fd);
-	if (e && unlink(tmp) < 0 && errno != ENOENT)
+	if (e && !(*stale && whole_log) && unlink(tmp) < 0 && errno != ENOENT)
 		log_warn("bundle: cannot remove %s: %s", tmp, strerror(errno));
 	if (e && !err[0])
 		snprintf(err, errlen, "bundle: %s", strerror(-e));
 	/* The planned files' members are spent; after a failure the whole
-	 * stage goes (it may be what filled the spool). */
-	if (used && (e || whole_log))
+	 * stage goes (it may be what filled the spool), except after a stale
+	 * member: only its member goes, the others serve the next attempt. */
+	if (*stale) {
+		for (i = 0; i < p->nfiles; i++)
+			if (used[i] && !stage_proven(used[i]))
+				stage_drop(stage, used[i]);
+		if (whole_log && stage_return_log(stage, tmp) < 0)
+			stage_reset(stage);
+	} else if (used && (e || whole_log)) {
 		stage_reset(stage);
-	else if (used && !whole_log)
+	} else if (used) {
 		for (i = 0; i < p->nfiles; i++)
 			if (used[i])
 				stage_drop(stage, used[i]);
+	}
 	free(used);
 	EVP_MD_CTX_free(b.sink.md);
 	free(b.buf);
 	free(b.done);
+	return e;
+}
+
+int bundle_build(const struct bundle_params *bp, const char *spool_dir, const struct plan *p,
+		 struct stage *stage, char sha256[65], size_t *nwritten, char *err,
+		 size_t errlen)
+{
+	bool stale;
+	int e = build_once(bp, spool_dir, p, stage, sha256, nwritten, err, errlen, &stale);
+
+	/* A staged file found changed by the re-hash that ran while the bundle
+	 * was written (rare: rewritten with the same size, inode and mtime):
+	 * that output is abandoned before it had a name, the file's member is
+	 * dropped, and the bundle is written again, the file compressed afresh
+	 * (the other members are proven by then: no second proof, no loop). */
+	if (e && stale)
+		e = build_once(bp, spool_dir, p, stage, sha256, nwritten, err, errlen, &stale);
 	return e;
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,9 @@ static int lock_spool(struct spool *sp, char *err, size_t errlen)
 	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		n = (int)pread(sp->lockfd, buf, sizeof(buf) - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
+		/* The lock file holds "PID\n": keep the message on one line. */
+		buf[strcspn(buf, "\n")] = '\0';
+		n = (int)strlen(buf);
 		snprintf(err, errlen, "spool %s is in use by another covship (pid %s); give each "
 			 "covship its own --spool", sp->dir, n > 0 ? buf : "?");
 		return -1;
@@ -295,8 +299,14 @@ static cJSON *plan_to_json(const struct plan *p)
 	return root;
 }
 
-/* tmp + fsync + rename, the directory not fsynced (see spool_plan_create). */
-static int write_unsynced_name(struct spool *sp, const char *name, const char *data, size_t len)
+/*
+ * tmp + rename, neither the data nor the directory fsynced: bundle_build()
+ * fsyncs both together with the bundle's data, before the bundle gets its
+ * name (see spool_plan_create). The rename still replaces atomically for
+ * a process that dies; a machine that crashes before that fsync may keep
+ * the name with torn content, which spool_plan_load_all() recognises.
+ */
+static int write_unsynced(struct spool *sp, const char *name, const char *data, size_t len)
 {
 	char tmp[160];
 	int fd, e = 0;
@@ -306,8 +316,6 @@ static int write_unsynced_name(struct spool *sp, const char *name, const char *d
 	if (fd < 0)
 		return -errno;
 	e = write_all_fd(fd, data, len);
-	if (!e && fsync(fd) < 0)
-		e = -errno;
 	if (close(fd) < 0 && !e)
 		e = -errno;
 	if (!e && renameat(sp->dirfd, tmp, sp->dirfd, name) < 0)
@@ -334,9 +342,15 @@ static int write_plan(struct spool *sp, const struct plan *p, bool sync_dir)
 	if (sync_dir)
 		e = atomic_write_file(sp->dir, name, s, strlen(s), 0600);
 	else
-		e = write_unsynced_name(sp, name, s, strlen(s));
+		e = write_unsynced(sp, name, s, strlen(s));
 	cJSON_free(s);
 	return e;
+}
+
+int spool_plan_path(const char *dir, const struct plan *p, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s/%s-%06lu" PLAN_SUFFIX, dir, p->run_id, p->seq) >= (int)len ?
+		       -ENAMETOOLONG : 0;
 }
 
 int spool_plan_write(struct spool *sp, const struct plan *p)
@@ -363,6 +377,67 @@ int spool_plan_remove(struct spool *sp, const struct plan *p)
 	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
 		return -errno;
 	return fsync_dir(sp->dir);
+}
+
+int spool_plan_mark(struct spool *sp, const struct plan *p)
+{
+	char name[128], tmp[160];
+	cJSON *j = plan_to_json(p);
+	char *s;
+	int fd, e;
+
+	if (!j)
+		return -ENOMEM;
+	s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (!s)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p->run_id, p->seq);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", name, (long)getpid());
+	fd = openat(sp->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		cJSON_free(s);
+		return -errno;
+	}
+	e = write_all_fd(fd, s, strlen(s));
+	cJSON_free(s);
+	/* The data before the name: a delivered plan is never torn (see
+	 * drop_torn_plan). */
+	if (!e && fsync(fd) < 0)
+		e = -errno;
+	if (close(fd) < 0 && !e)
+		e = -errno;
+	if (!e && renameat(sp->dirfd, tmp, sp->dirfd, name) < 0)
+		e = -errno;
+	if (e)
+		(void)unlinkat(sp->dirfd, tmp, 0); /* best effort; e is what failed */
+	return e;
+}
+
+int spool_plans_remove(struct spool *sp, struct plan *const *p, size_t n)
+{
+	char name[128];
+	size_t i, k;
+	int e;
+
+	/* As spool_plan_remove, for the whole group at once: every number is
+	 * kept from coming back before any plan goes. */
+	for (i = 0; i < n; i++) {
+		unsigned long max = p[i]->seq;
+
+		for (k = 0; k < n; k++)
+			if (!strcmp(p[k]->run_id, p[i]->run_id) && p[k]->seq > max)
+				max = p[k]->seq;
+		e = seq_persist(sp, p[i]->run_id, max + 1); /* once per run: then a no-op */
+		if (e < 0)
+			return e;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p[i]->run_id, p[i]->seq);
+		if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return n ? fsync_dir(sp->dir) : 0;
 }
 
 static const char *jstr(const cJSON *o, const char *k)
@@ -420,6 +495,9 @@ static int plan_from_json(const cJSON *root, struct plan *p)
 	return 0;
 }
 
+/* 0, -1 (could not be read), or PLAN_TORN: read whole, but not a plan. */
+#define PLAN_TORN (-2)
+
 static int load_plan(struct spool *sp, const char *name, struct plan *p)
 {
 	int fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -437,6 +515,8 @@ static int load_plan(struct spool *sp, const char *name, struct plan *p)
 	j = cJSON_ParseWithLength(buf, (size_t)st.st_size);
 	if (j && plan_from_json(j, p) == 0)
 		rc = 0;
+	else
+		rc = PLAN_TORN; /* (or out of memory: see drop_torn_plan) */
 out:
 	if (rc < 0)
 		plan_free(p);
@@ -467,12 +547,48 @@ static bool is_plan_name(const char *n)
 	return n[0] != '.' && len > k && !strcmp(n + len - k, PLAN_SUFFIX);
 }
 
+/* Is there a bundle (either compression) named after the plan `name`? */
+static bool has_bundle(struct spool *sp, const char *name)
+{
+	static const char *const ext[] = { ".tar.gz", ".tar.zst" };
+	size_t stem = strlen(name) - strlen(PLAN_SUFFIX), i;
+	char b[NAME_MAX + 1];
+
+	for (i = 0; i < 2; i++) {
+		if (snprintf(b, sizeof(b), "%.*s%s", (int)stem, name, ext[i]) >= (int)sizeof(b) ||
+		    faccessat(sp->dirfd, b, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+			return true; /* when in doubt, it is not ours to remove */
+	}
+	return false;
+}
+
+/*
+ * A plan that is not a plan and has no bundle: a machine crash cut its
+ * creation short (spool_plan_create writes it without an fsync of its own;
+ * the fsync before its bundle is named makes it durable). Nothing was
+ * bundled or delivered from it, no file was removed for it: its files are
+ * simply planned again. Even a whole plan misread (out of memory) without
+ * a bundle is safe to drop: it is either not bundled yet (nothing
+ * delivered) or delivered with its sources already removed (they go before
+ * the bundle, and a delivered plan is rewritten with an fsync before its
+ * rename), so planning its files again ships nothing twice.
+ */
+static void drop_torn_plan(struct spool *sp, const char *name)
+{
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		log_warn("spool: cannot remove %s/%s: %s", sp->dir, name, strerror(errno));
+	else
+		log_warn("spool: removed %s/%s, a plan whose writing a crash cut short (no "
+			 "bundle was made from it); its files are planned again", sp->dir, name);
+}
+
 int spool_plan_load_all(struct spool *sp, struct plan **plans, size_t *n)
 {
 	DIR *d = spool_opendir(sp);
 	struct plan *v = NULL;
 	size_t cnt = 0;
 	struct dirent *de;
+	int e;
 
 	*plans = NULL;
 	*n = 0;
@@ -487,7 +603,12 @@ int spool_plan_load_all(struct spool *sp, struct plan **plans, size_t *n)
 		if (!nv)
 			break;
 		v = nv;
-		if (load_plan(sp, de->d_name, &v[cnt]) < 0) {
+		e = load_plan(sp, de->d_name, &v[cnt]);
+		if (e == PLAN_TORN && !has_bundle(sp, de->d_name)) {
+			drop_torn_plan(sp, de->d_name);
+			continue;
+		}
+		if (e < 0) {
 			log_error("spool: %s/%s is unreadable; left in place, inspect it by hand",
 				  sp->dir, de->d_name);
 			continue;

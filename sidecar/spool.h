@@ -9,7 +9,7 @@
  *   <run_id>-<seq>.tar.gz     the bundle (tmp + fsync + rename)
  *   stage/                    members compressed ahead (stage.h), a cache
  *
- * A plan is written (atomically) before its bundle, so a restart after a
+ * A plan is durable before its bundle has a name, so a restart after a
  * crash rebuilds the bundle from the same files under the same name, or
  * delivers the bundle already spooled: the same key gets the same content,
  * and no file is ever put into two sequence numbers.
@@ -60,18 +60,31 @@ void spool_close(struct spool *sp);
  * writes its plan before using it. Returns 0 or -errno. */
 int spool_alloc_seq(struct spool *sp, const char *run_id, unsigned long *seq);
 
+/* Rewrite p (e.g. delivered): tmp, fsync, rename, fsync of the directory. */
 int spool_plan_write(struct spool *sp, const struct plan *p);
-/* A new plan: written and fsynced under a temporary name, renamed, but its
- * name is made durable only by the next fsync of the spool directory, which
- * bundle_build() does before the bundle gets its own name (together with
- * the bundle's data fsync: one journal commit less before delivery). Until
- * then nothing depends on it: no bundle, no delivery, no number used. */
+/* Path of p's plan file in the spool directory dir. */
+int spool_plan_path(const char *dir, const struct plan *p, char *buf, size_t len);
+/* A new plan: written under a temporary name and renamed, with no fsync:
+ * bundle_build() fsyncs its data and the spool directory (its name) at
+ * once with the bundle's data, before the bundle gets its own name (one
+ * wait for the disk less before delivery). Until then nothing depends on
+ * it: no bundle, no delivery, no number used; a machine crash that leaves
+ * it torn leaves it without a bundle, and spool_plan_load_all() removes
+ * it. */
 int spool_plan_create(struct spool *sp, const struct plan *p);
 /* Persist the run's next sequence number above p's, then remove the plan
  * (durably). */
 int spool_plan_remove(struct spool *sp, const struct plan *p);
+/* For a group of plans finished together (ship.c): spool_plan_write
+ * without the fsync of the directory (p's data is fsynced before its
+ * rename); the caller fsyncs the spool directory once for the group. */
+int spool_plan_mark(struct spool *sp, const struct plan *p);
+/* spool_plan_remove for p[0..n) with one fsync of the directory: each
+ * run's seq file above its largest seq first, then the plans unlinked. */
+int spool_plans_remove(struct spool *sp, struct plan *const *p, size_t n);
 /* Every plan in the spool, oldest first. Unreadable plans are logged and
- * left in place (they count as "left in the spool"). */
+ * left in place (they count as "left in the spool"), except a torn one
+ * without a bundle (a crash cut its creation short), which is removed. */
 int spool_plan_load_all(struct spool *sp, struct plan **plans, size_t *n);
 void spool_plans_free(struct plan *plans, size_t n);
 

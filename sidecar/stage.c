@@ -100,6 +100,7 @@ static void remove_log(struct stage *st)
 
 void stage_reset(struct stage *st)
 {
+	stage_settle_proofs(st); /* the helper reads the entries freed here */
 	remove_log(st);
 	free_entries(st);
 }
@@ -191,6 +192,7 @@ void stage_drop(struct stage *st, const struct stage_entry *ce)
 {
 	struct stage_entry **pp, *e = (struct stage_entry *)ce;
 
+	stage_settle_proofs(st); /* the helper may be reading e->path */
 	if (!e->path)
 		return;
 	for (pp = &st->buckets[hash(e->path) & (st->nbuckets - 1)]; *pp; pp = &(*pp)->next) {
@@ -452,7 +454,10 @@ static int rehash(int fd, const struct file_id *id, unsigned char *buf, char hex
 }
 
 /* Is relpath still the file e was staged from, byte for byte? */
-static bool content_equal(int rootfd, const struct stage_entry *e, unsigned char *buf)
+enum proof_verdict { PROOF_EQUAL, PROOF_DIFFERS, PROOF_CHANGED };
+
+static enum proof_verdict content_equal(int rootfd, const struct stage_entry *e,
+					unsigned char *buf)
 {
 	struct file_id now;
 	struct stat sb;
@@ -460,25 +465,29 @@ static bool content_equal(int rootfd, const struct stage_entry *e, unsigned char
 	int fd = open_regular(rootfd, e->path, &sb), r = -1;
 
 	if (fd < 0)
-		return false;
+		return PROOF_CHANGED; /* gone: the bundle says so (add_file) */
 	file_id_from_stat(&sb, &now);
 	if (file_id_equal(&now, &e->id))
 		r = rehash(fd, &e->id, buf, hex);
 	close(fd);
-	return r == 0 && !strcmp(hex, e->sha256);
+	if (r < 0)
+		return PROOF_CHANGED; /* another identity: likewise */
+	return strcmp(hex, e->sha256) ? PROOF_DIFFERS : PROOF_EQUAL;
 }
 
 /*
  * The helper thread reads the entries (path, identity, digest) and the
- * files, and writes only its own `equal`: the main thread writes the plan
- * meanwhile and touches neither the stage nor these arrays until the join.
+ * files, and writes only its own `verdict`: the main thread writes the plan
+ * and the bundle meanwhile, touches only its own flags of the entries
+ * (proving, proven), and frees or changes none of them, nor these arrays,
+ * until the join (stage_settle_proofs, called first by whatever does).
  */
 struct stage_proof {
 	pthread_t thread;
 	int rootfd;
 	size_t n;
 	struct stage_entry **e;
-	bool *equal;
+	enum proof_verdict *verdict;
 	unsigned char *buf;
 };
 
@@ -488,14 +497,14 @@ static void *prove_thread(void *arg)
 	size_t i;
 
 	for (i = 0; i < pr->n; i++)
-		pr->equal[i] = content_equal(pr->rootfd, pr->e[i], pr->buf);
+		pr->verdict[i] = content_equal(pr->rootfd, pr->e[i], pr->buf);
 	return NULL;
 }
 
 static void proof_free(struct stage_proof *pr)
 {
 	free(pr->e);
-	free(pr->equal);
+	free(pr->verdict);
 	free(pr->buf);
 	free(pr);
 }
@@ -506,39 +515,63 @@ struct stage_proof *stage_prove_start(struct stage *st, int rootfd, const struct
 	struct stage_proof *pr;
 	size_t i;
 
-	if (!st->live || stage_rehash_disabled())
+	/* one started when done.json was seen (stage_prove_all) covers
+	 * every member: it goes on */
+	if (st->proof || !st->live || stage_rehash_disabled())
 		return NULL;
 	pr = calloc(1, sizeof(*pr));
 	if (!pr)
 		return NULL;
 	pr->rootfd = rootfd;
 	pr->e = calloc(n ? n : 1, sizeof(*pr->e));
-	pr->equal = calloc(n ? n : 1, sizeof(*pr->equal));
+	pr->verdict = calloc(n ? n : 1, sizeof(*pr->verdict));
 	pr->buf = malloc(BUNDLE_CHUNK);
-	for (i = 0; pr->e && pr->equal && pr->buf && i < n; i++) {
-		struct stage_entry *e = find(st, v[i].path);
+	for (i = 0; pr->e && pr->verdict && pr->buf && i < n; i++) {
+		struct stage_entry *e = v ? find(st, v[i].path) : st->order[i];
 
-		if (e && file_id_equal(&e->id, &v[i].id))
+		if (e && e->path && (!v || file_id_equal(&e->id, &v[i].id)))
 			pr->e[pr->n++] = e;
 	}
-	if (!pr->e || !pr->equal || !pr->buf || !pr->n ||
+	if (!pr->e || !pr->verdict || !pr->buf || !pr->n ||
 	    pthread_create(&pr->thread, NULL, prove_thread, pr) != 0) {
 		proof_free(pr);
 		return NULL; /* stage_verify re-hashes */
 	}
+	/* this thread's flag: the helper never reads it */
+	for (i = 0; i < pr->n; i++)
+		pr->e[i]->proving = true;
 	return pr;
+}
+
+void stage_prove_all(struct stage *st, int rootfd)
+{
+	stage_prove_finish(st, stage_prove_start(st, rootfd, NULL, st->norder));
 }
 
 void stage_prove_finish(struct stage *st, struct stage_proof *pr)
 {
+	/* not joined here: the re-hash goes on while the bundle is written
+	 * and fsynced (bundle.c settles it before the bundle is named) */
+	if (pr)
+		st->proof = pr;
+}
+
+void stage_settle_proofs(struct stage *st)
+{
+	struct stage_proof *pr = st->proof;
 	size_t i;
 
-	(void)st;
 	if (!pr)
 		return;
+	st->proof = NULL;
 	(void)pthread_join(pr->thread, NULL); /* cannot fail: joinable, not ourselves */
-	for (i = 0; i < pr->n; i++)
-		pr->e[i]->proven = pr->equal[i];
+	for (i = 0; i < pr->n; i++) {
+		pr->e[i]->proving = false;
+		pr->e[i]->proven = pr->verdict[i] == PROOF_EQUAL;
+		if (pr->verdict[i] == PROOF_DIFFERS)
+			log_info("stage: %s changed since it was staged (same size, inode and "
+				 "mtime); compressing it afresh", pr->e[i]->path);
+	}
 	proof_free(pr);
 }
 
@@ -546,8 +579,14 @@ void stage_forget_proofs(struct stage *st)
 {
 	size_t i;
 
+	stage_settle_proofs(st);
 	for (i = 0; i < st->norder; i++)
 		st->order[i]->proven = false;
+}
+
+bool stage_proven(const struct stage_entry *e)
+{
+	return e->proven || stage_rehash_disabled();
 }
 
 const struct stage_entry *stage_verify(struct stage *st, int rootfd, const struct plan_file *pf)
@@ -560,6 +599,13 @@ const struct stage_entry *stage_verify(struct stage *st, int rootfd, const struc
 
 	if (!e || !file_id_equal(&e->id, &pf->id))
 		return NULL;
+	/* Being proven: the re-hash opens the file while this bundle is
+	 * written and checks the identity itself, as planned, before and
+	 * after it reads; the caller settles it before the bundle is named.
+	 * A file gone or changed fails the proof, and the bundle is written
+	 * again without its member (bundle.c). */
+	if (e->proving)
+		return e;
 	fd = open_regular(rootfd, pf->path, &sb);
 	if (fd < 0)
 		return NULL; /* add_file says why it is left out */
@@ -568,8 +614,7 @@ const struct stage_entry *stage_verify(struct stage *st, int rootfd, const struc
 		close(fd);
 		return NULL;
 	}
-	/* proven while the plan was written (stage_prove_start), the
-	 * identity unchanged since */
+	/* proven by stage_prove_start's re-hash, the identity unchanged since */
 	if (e->proven || stage_rehash_disabled()) {
 		close(fd);
 		return e;
@@ -583,7 +628,30 @@ const struct stage_entry *stage_verify(struct stage *st, int rootfd, const struc
 			 "compressing it afresh", pf->path);
 		return NULL;
 	}
+	e->proven = true;
 	return e;
+}
+
+int stage_return_log(struct stage *st, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int fd, e;
+
+	if (!slash || strlen(slash + 1) >= sizeof(st->logname) || st->logfd >= 0)
+		return -EINVAL;
+	fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	/* what the bundle appended goes; st->md still covers [0, end) */
+	if (ftruncate(fd, (off_t)st->end) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	st->logfd = fd;
+	snprintf(st->logname, sizeof(st->logname), "%s", slash + 1);
+	st->unsynced = true;
+	return 0;
 }
 
 int stage_take_log(struct stage *st, EVP_MD_CTX *md)

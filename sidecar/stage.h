@@ -42,6 +42,7 @@ struct stage_entry {
 	char sha256[65];          /* of the file's content */
 	uint64_t off, len;
 	bool proven;              /* re-hashed equal for the bundle being built */
+	bool proving;             /* in the pending proof (main thread only) */
 };
 
 struct stage {
@@ -64,6 +65,7 @@ struct stage {
 	char **queue;                /* paths waiting to be staged, oldest first */
 	size_t nqueue, qcap, qhead;
 	unsigned char *buf;
+	struct stage_proof *proof;   /* re-hash still running (stage_prove_finish) */
 };
 
 /* Create SPOOL/stage (0700) and empty it. Returns 0 or -errno. */
@@ -89,20 +91,35 @@ void stage_step(struct stage *st, int rootfd);
 void stage_order(struct stage *st, struct scan_file *v, size_t n);
 
 /* Re-hash the staged ones of files (a scan about to be planned) in a
- * helper thread while the plan is written: stage_prove_finish() marks those
- * found equal as proven, for stage_verify(). NULL: nothing to prove, or no
- * thread (stage_verify then re-hashes itself). */
+ * helper thread while the plan and the bundle are written. NULL: nothing
+ * to prove, a proof already running (stage_prove_all: it covers these),
+ * or no thread (stage_verify then re-hashes itself). */
 struct stage_proof;
 struct stage_proof *stage_prove_start(struct stage *st, int rootfd, const struct scan_file *v,
 				      size_t n);
+/* Start re-hashing every member now (done.json seen: every writer is
+ * gone), before the volume is even scanned; stage_prove_start() then
+ * leaves it running for the bundle. stage_forget_proofs() ends it. */
+void stage_prove_all(struct stage *st, int rootfd);
+/* Hand the running proof to the stage. It is not waited for here: the
+ * bundle is written (and fsynced) meanwhile, and stage_settle_proofs()
+ * waits for it before the bundle may get its name. */
 void stage_prove_finish(struct stage *st, struct stage_proof *pr);
+/* Wait for the pending proof (if any): its members found equal become
+ * proven, the others are logged as changed. Everything that changes or
+ * frees entries calls it first. */
+void stage_settle_proofs(struct stage *st);
 /* After the bundle: no proof outlives it. */
 void stage_forget_proofs(struct stage *st);
 
-/* The proven-equal member for pf, or NULL: identity as staged and as
- * planned, and the file's SHA-256 read for this bundle (now, or by the
- * proof taken while its plan was written) equal to the staged one. */
+/* The member for pf, or NULL: identity as staged and as planned, and the
+ * file's SHA-256 read for this bundle equal to the staged one: re-hashed
+ * now (proven on return), or by the pending proof, whose verdict the
+ * caller must take with stage_settle_proofs() and e->proven before the
+ * bundle gets its name. */
 const struct stage_entry *stage_verify(struct stage *st, int rootfd, const struct plan_file *pf);
+/* Did the re-hash find e's file equal (or is it switched off for a test)? */
+bool stage_proven(const struct stage_entry *e);
 
 /* Members whose files went into a bundle (or were dropped): forget them.
  * When nothing is left the log is removed. */
@@ -113,6 +130,10 @@ void stage_drop(struct stage *st, const struct stage_entry *e);
  * Returns the descriptor (O_APPEND) or -errno. */
 int stage_take_log(struct stage *st, EVP_MD_CTX *md);
 int stage_log_path(const struct stage *st, char *buf, size_t len);
+/* The bundle that took the log (at path, not renamed) is abandoned before
+ * it was named: the log is the stage's again, cut back to its members.
+ * Returns 0 or -errno (then the caller resets the stage). */
+int stage_return_log(struct stage *st, const char *path);
 /* Forget everything (after a failed bundle, or when the log became one). */
 void stage_reset(struct stage *st);
 

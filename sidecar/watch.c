@@ -6,7 +6,6 @@
  */
 #include "watch.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +24,7 @@
 #include "atomic_file.h"
 #include "finality.h"
 #include "handoff.h"
+#include "inotify_fd.h"
 #include "log.h"
 #include "runid.h"
 #include "ship.h"
@@ -72,42 +72,11 @@ static int64_t now_real_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/*
- * libinotifytools keeps its inotify descriptor to itself. To wait on it and
- * on the signalfd in one poll() (no periodic wake-ups while idle) we find it
- * in /proc/self/fd: the one that was not there before we initialised it.
- */
-static int find_inotify_fd(int not_this)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int found = -1;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		char link[PATH_MAX], target[64];
-		ssize_t n;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
-		n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		if (!strcmp(target, "anon_inode:inotify") && atoi(de->d_name) != not_this)
-			found = atoi(de->d_name);
-	}
-	closedir(d);
-	return found;
-}
-
 static int setup_inotify(struct watcher *w)
 {
 	char dir[PATH_MAX], spool[PATH_MAX];
 	const char *exclude[2] = { NULL, NULL };
-	int inherited = find_inotify_fd(-1);
+	int inherited = inotify_fd_find(-1);
 	size_t n;
 
 	if (!inotifytools_initialize()) {
@@ -124,7 +93,7 @@ static int setup_inotify(struct watcher *w)
 			  w->o.dir, strerror(inotifytools_error()));
 		return -1;
 	}
-	w->ifd = find_inotify_fd(inherited);
+	w->ifd = inotify_fd_find(inherited);
 	if (w->ifd < 0 || fcntl(w->ifd, F_SETFL, O_NONBLOCK) < 0) {
 		log_error("inotify: descriptor not found in /proc/self/fd (is /proc mounted?)");
 		return -1;
@@ -305,7 +274,13 @@ static enum dest_result ship_marker_final(struct watcher *w, const struct run_st
 	struct run_state again;
 	enum dest_result r = DEST_OK;
 	bool with_marker = !marker_shipped(w, rs->run_id);
-	int e = ship_unclaimed(&w->sh, &files);
+	int e;
+
+	/* every file is final: the re-hash of the staged ones can start now,
+	 * alongside the scan, the plan and the bundle (it is the longest) */
+	if (w->sh.stage)
+		stage_prove_all(w->sh.stage, w->sh.rootfd);
+	e = ship_unclaimed(&w->sh, &files);
 
 	finality_read(w->sh.rootfd, &again);
 	if (e < 0) {
@@ -320,6 +295,8 @@ static enum dest_result ship_marker_final(struct watcher *w, const struct run_st
 		if (with_marker && planned)
 			set_marker_shipped(w, rs->run_id);
 	}
+	if (w->sh.stage)
+		stage_forget_proofs(w->sh.stage); /* none outlives this look */
 	run_state_free(&again);
 	filelist_free(&files);
 	return r;

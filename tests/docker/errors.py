@@ -227,6 +227,10 @@ FIXES = [
     (r"^stage:", "Compress-ahead staging (SPOOL/stage) is only a head start: when it "
      "cannot be used, bundles are compressed when they are built and nothing is lost. "
      "If it repeats, fix what the message names (spool permissions, free space)."),
+    (r"crash cut short", "Nothing to do: the machine went down while covship was writing a "
+     "plan (written without an fsync of its own, made durable just before its bundle); "
+     "nothing had been bundled, delivered or removed for it, and its files go into the "
+     "next bundle."),
     (r"spool|status\.json", "The spool must be a writable directory with free space "
      "(`--spool`/`COVSHIP_SPOOL`); nothing is deleted and delivery is retried."),
     (r"^--out|work directory|staging|download directory|move into|extract outside|"

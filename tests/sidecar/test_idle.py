@@ -181,6 +181,8 @@ with Scratch(a.keep) as s:
         rc, err = None, "the second watcher ran"
     c.check(rc == 2 and "in use by another covship" in err,
             "a second watcher on the spool is refused while the first is idle", err)
+    c.check("(pid %d);" % pid in err and "\n" not in err,
+            "the refusal names the first watcher's pid on one line", err)
     fake_done(cov, RUN)  # from now on every coverage file is final at once
     wait_for(lambda: len(bundles(dest)) == 1 and exe(pid) == IDLE, 10, 0.01)
     free = []

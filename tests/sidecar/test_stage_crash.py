@@ -9,11 +9,20 @@ left in the volume, the spool or SPOOL/stage.
 Controls: (a) the files were staged before each done.json (debug log), and
 at least some kills landed mid-flight (a plan or bundle in the spool), so
 the crash windows of the staged path were exercised; (b) the checker flags
-a duplicated and a lost file."""
+a duplicated and a lost file.
+
+A power cut (not a SIGKILL) can leave one more state: a new plan is written
+without an fsync of its own (the fsync before its bundle is named makes it
+durable), so its name may survive with torn content, never with a bundle.
+Last round: such a plan (empty, and one cut mid-JSON) for the very sequence
+numbers the run then uses: removed at start, the run delivered exactly
+once. Control: a torn plan next to a bundle is left alone (the spool is not
+empty, the watcher says it is unreadable)."""
 import hashlib
 import os
 import random
 import shutil
+import signal
 import time
 
 from sidecarlib import (Checker, Scratch, Watch, bundles, delivered_files, fake_done, fake_run,
@@ -85,6 +94,29 @@ with Scratch(a.keep) as s:
     c.check(staged_ok == ROUNDS, f"control: files staged before done.json in every round "
             f"({staged_ok}/{ROUNDS})")
     c.check(midflight >= 1, f"control: kills landed mid-flight ({midflight}/{ROUNDS})")
+    # a power cut's torn plans (no bundle) for the next run's sequence numbers
+    run_id = "%032x" % (0x5ca1ab1e0000 + ROUNDS)
+    os.unlink(os.path.join(cov, ".covship", "done.json"))
+    data = fake_run(cov, run_id)
+    for j in range(FILES):
+        body = os.urandom(SIZE // 2) + bytes(SIZE // 2)
+        with open(os.path.join(data, f".coverage.torn.{j}"), "wb") as fh:
+            fh.write(body)
+        originals[f"run-{run_id}/.coverage.torn.{j}".encode()] = hashlib.sha256(body).hexdigest()
+    for seq, body in ((1, b""), (2, b'{"schema":1,"run_id":"' + run_id.encode())):
+        with open(os.path.join(spool, f"{run_id}-{seq:06d}.plan.json"), "wb") as fh:
+            fh.write(body)
+    log = os.path.join(s.path, "watch-torn.log")
+    w = Watch(a.covship, args, log)
+    s.cleanups.append(w.kill)
+    fake_done(cov, run_id)
+    finished = wait_for(lambda: not spool_leftovers(spool) and not any(
+        f.startswith(".coverage") for f in os.listdir(data)), 30)
+    w.signal(signal.SIGTERM)  # a drain: it ends once the marker is recorded too
+    w.wait(30)
+    c.check(finished and w.log().count("a plan whose writing a crash cut short") == 2,
+            "torn plans without a bundle (a power cut) removed, their run delivered",
+            w.log()[-300:])
     ok, detail = verify(dest, originals)
     c.check(ok, f"every one of {len(originals)} files delivered exactly once, intact", detail)
     stage = os.path.join(spool, "stage")
@@ -98,4 +130,16 @@ with Scratch(a.keep) as s:
         os.unlink(b[0].replace("-0000", "-9990"))
         os.unlink(b[0])
         c.check(not verify(dest, originals)[0], "control: a lost bundle is flagged")
+    # control: a torn plan with a bundle next to it is not removed
+    torn = os.path.join(spool, "%032x-000009.plan.json" % 0x5ca1ab1e)
+    with open(torn, "wb") as fh:
+        fh.write(b"{")
+    with open(torn.replace(".plan.json", ".tar.gz"), "wb") as fh:
+        fh.write(b"not ours to judge")
+    w = Watch(a.covship, args, os.path.join(s.path, "watch-control.log"))
+    s.cleanups.append(w.kill)
+    seen = wait_for(lambda: "is unreadable; left in place" in w.log(), 10)
+    w.kill()
+    c.check(seen and os.path.exists(torn) and spool_leftovers(spool),
+            "control: a torn plan next to a bundle stays (reported unreadable)")
 c.finish()
