@@ -407,15 +407,27 @@ def audit(cycle, client, bucket, tally):
 
 
 def control(cycles, client, bucket):
-    """The audit must see a loss: delete one delivered bundle, audit again."""
+    """The audit must see a loss: delete one delivered bundle that holds
+    coverage data (a bundle may hold only the shim's marker, and deleting
+    that one loses no file), audit again."""
+    victim = None
     for cycle in reversed(cycles):
-        keys = [o["Key"] for o in client.list_objects_v2(
-            Bucket=bucket, Prefix=cycle.prefix + "/").get("Contents", [])
-            if o["Key"].endswith(".tar.gz")]
-        if keys:
+        for o in client.list_objects_v2(Bucket=bucket,
+                                        Prefix=cycle.prefix + "/").get("Contents", []):
+            if not o["Key"].endswith(".tar.gz"):
+                continue
+            data = client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            entries, man, _ = read_bundle(data)
+            if entries:
+                victim = o["Key"]
+                break
+            print("control: %s holds no coverage file (marker %s)" % (
+                o["Key"], json.dumps((man or {}).get("marker"))[:200]), flush=True)
+        if victim:
             break
     else:
-        return ["control: no cycle delivered anything, the audit cannot be checked"]
+        return ["control: no cycle delivered coverage data, the audit cannot be checked"]
+    keys = [victim]
     client.delete_object(Bucket=bucket, Key=keys[0])
     t = {"written": 0, "delivered": 0, "spooled": 0, "lost": 0}
     audit(cycle, client, bucket, t)
