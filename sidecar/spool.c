@@ -300,13 +300,16 @@ static cJSON *plan_to_json(const struct plan *p)
 }
 
 /*
- * tmp + rename, neither the data nor the directory fsynced: bundle_build()
- * fsyncs both together with the bundle's data, before the bundle gets its
- * name (see spool_plan_create). The rename still replaces atomically for
- * a process that dies; a machine that crashes before that fsync may keep
+ * tmp + rename in the spool; the directory is not fsynced. With sync_data
+ * the data is fsynced before the rename, so the name never shows torn
+ * content. Without it (a new plan), bundle_build() fsyncs data and
+ * directory together with the bundle's data, before the bundle gets its
+ * name (see spool_plan_create): the rename still replaces atomically for a
+ * process that dies, and a machine that crashes before that fsync may keep
  * the name with torn content, which spool_plan_load_all() recognises.
  */
-static int write_unsynced(struct spool *sp, const char *name, const char *data, size_t len)
+static int write_replace(struct spool *sp, const char *name, const char *data, size_t len,
+			 bool sync_data)
 {
 	char tmp[160];
 	int fd, e = 0;
@@ -316,6 +319,8 @@ static int write_unsynced(struct spool *sp, const char *name, const char *data, 
 	if (fd < 0)
 		return -errno;
 	e = write_all_fd(fd, data, len);
+	if (!e && sync_data && fsync(fd) < 0)
+		e = -errno;
 	if (close(fd) < 0 && !e)
 		e = -errno;
 	if (!e && renameat(sp->dirfd, tmp, sp->dirfd, name) < 0)
@@ -325,7 +330,14 @@ static int write_unsynced(struct spool *sp, const char *name, const char *data, 
 	return e;
 }
 
-static int write_plan(struct spool *sp, const struct plan *p, bool sync_dir)
+/* How durable a plan write is when it returns. */
+enum plan_sync {
+	PLAN_UNSYNCED,  /* a new plan: made durable with its bundle */
+	PLAN_DATA,      /* the data before the name; the directory later, once */
+	PLAN_DURABLE,   /* data, name and directory */
+};
+
+static int write_plan(struct spool *sp, const struct plan *p, enum plan_sync sync)
 {
 	char name[128];
 	cJSON *j = plan_to_json(p);
@@ -339,10 +351,10 @@ static int write_plan(struct spool *sp, const struct plan *p, bool sync_dir)
 	if (!s)
 		return -ENOMEM;
 	snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p->run_id, p->seq);
-	if (sync_dir)
+	if (sync == PLAN_DURABLE)
 		e = atomic_write_file(sp->dir, name, s, strlen(s), 0600);
 	else
-		e = write_unsynced(sp, name, s, strlen(s));
+		e = write_replace(sp, name, s, strlen(s), sync == PLAN_DATA);
 	cJSON_free(s);
 	return e;
 }
@@ -355,12 +367,12 @@ int spool_plan_path(const char *dir, const struct plan *p, char *buf, size_t len
 
 int spool_plan_write(struct spool *sp, const struct plan *p)
 {
-	return write_plan(sp, p, true);
+	return write_plan(sp, p, PLAN_DURABLE);
 }
 
 int spool_plan_create(struct spool *sp, const struct plan *p)
 {
-	return write_plan(sp, p, false);
+	return write_plan(sp, p, PLAN_UNSYNCED);
 }
 
 int spool_plan_remove(struct spool *sp, const struct plan *p)
@@ -381,37 +393,9 @@ int spool_plan_remove(struct spool *sp, const struct plan *p)
 
 int spool_plan_mark(struct spool *sp, const struct plan *p)
 {
-	char name[128], tmp[160];
-	cJSON *j = plan_to_json(p);
-	char *s;
-	int fd, e;
-
-	if (!j)
-		return -ENOMEM;
-	s = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
-	if (!s)
-		return -ENOMEM;
-	snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p->run_id, p->seq);
-	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", name, (long)getpid());
-	fd = openat(sp->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		cJSON_free(s);
-		return -errno;
-	}
-	e = write_all_fd(fd, s, strlen(s));
-	cJSON_free(s);
 	/* The data before the name: a delivered plan is never torn (see
-	 * drop_torn_plan). */
-	if (!e && fsync(fd) < 0)
-		e = -errno;
-	if (close(fd) < 0 && !e)
-		e = -errno;
-	if (!e && renameat(sp->dirfd, tmp, sp->dirfd, name) < 0)
-		e = -errno;
-	if (e)
-		(void)unlinkat(sp->dirfd, tmp, 0); /* best effort; e is what failed */
-	return e;
+	 * drop_torn_plan). The caller fsyncs the spool once for a group. */
+	return write_plan(sp, p, PLAN_DATA);
 }
 
 int spool_plans_remove(struct spool *sp, struct plan *const *p, size_t n)

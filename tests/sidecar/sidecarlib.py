@@ -180,6 +180,23 @@ def delivered_files(dest):
     return seen, manifests, problems
 
 
+def verify_exactly_once(dest, originals):
+    """(ok, detail): every original {raw path: sha256 hex} delivered exactly
+    once and intact over all bundles in dest, and nothing else."""
+    seen, mans, probs = delivered_files(dest)
+    problems = list(probs)
+    for p, h in originals.items():
+        got = seen.get(p, [])
+        if len(got) != 1:
+            problems.append(f"{p!r} delivered {len(got)} times")
+        elif hashlib.sha256(got[0]).hexdigest() != h:
+            problems.append(f"{p!r} corrupt")
+    extra = set(seen) - set(originals)
+    if extra:
+        problems.append(f"unexpected {sorted(extra)[:3]}")
+    return not problems, "; ".join(problems[:5])
+
+
 def spool_leftovers(spool):
     """Plans, bundles and temporaries still in the spool."""
     if not os.path.isdir(spool):

@@ -14,27 +14,11 @@ import shutil
 import signal
 import time
 
-from sidecarlib import (Checker, Scratch, Watch, delivered_files, fake_done, fake_run,
-                        parse_args, read_bundle, spool_leftovers, wait_for, bundles)
+from sidecarlib import (Checker, Scratch, Watch, bundles, fake_done, fake_run, parse_args,
+                        read_bundle, spool_leftovers, verify_exactly_once, wait_for)
 
 RUN = "c4a5c4a5c4a5c4a5c4a5c4a5c4a5c4a5"
 WAVES, PER_WAVE, SIZE, KILLS_PER_WAVE = 6, 6, 1536 * 1024, 3
-
-
-def verify(dest, originals):
-    """(ok, detail): each original exactly once and intact, nothing else."""
-    seen, mans, probs = delivered_files(dest)
-    problems = list(probs)
-    for p, h in originals.items():
-        got = seen.get(p, [])
-        if len(got) != 1:
-            problems.append(f"{p!r} delivered {len(got)} times")
-        elif hashlib.sha256(got[0]).hexdigest() != h:
-            problems.append(f"{p!r} corrupt")
-    extra = set(seen) - set(originals)
-    if extra:
-        problems.append(f"unexpected {sorted(extra)[:3]}")
-    return not problems, "; ".join(problems[:5])
 
 
 a = parse_args()
@@ -88,7 +72,7 @@ with Scratch(a.keep) as s:
     c.check(rc == 0, "last watcher drained and exited 0", f"rc={rc}")
     c.info(f"{WAVES * KILLS_PER_WAVE} kills, {midflight} mid-flight, "
            f"{len(bundles(dest))} bundles delivered")
-    ok, detail = verify(dest, originals)
+    ok, detail = verify_exactly_once(dest, originals)
     c.check(ok, f"all {len(originals)} files delivered exactly once and intact", detail)
     left = [f for f in os.listdir(data) if f.startswith(".coverage")]
     c.check(not left, "no coverage file left in the volume", str(left[:3]))
@@ -101,7 +85,7 @@ with Scratch(a.keep) as s:
     bs = bundles(dest)
     dup = os.path.join(dest, "dup-copy.tar.gz")
     shutil.copy(bs[0], dup)
-    c.check(not verify(dest, originals)[0], "control: a duplicated bundle is detected")
+    c.check(not verify_exactly_once(dest, originals)[0], "control: a duplicated bundle is detected")
     os.unlink(dup)
     # Hide a bundle that holds coverage data: the run's last bundle may hold
     # only the shim's marker, and hiding that one loses no file.
@@ -110,6 +94,6 @@ with Scratch(a.keep) as s:
     if victim:
         moved = victim + ".hidden"
         os.rename(victim, moved)
-        c.check(not verify(dest, originals)[0], "control: a lost bundle is detected")
+        c.check(not verify_exactly_once(dest, originals)[0], "control: a lost bundle is detected")
         os.rename(moved, victim)
 c.finish()

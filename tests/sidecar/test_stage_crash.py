@@ -25,25 +25,10 @@ import shutil
 import signal
 import time
 
-from sidecarlib import (Checker, Scratch, Watch, bundles, delivered_files, fake_done, fake_run,
-                        parse_args, spool_leftovers, wait_for)
+from sidecarlib import (Checker, Scratch, Watch, bundles, fake_done, fake_run, parse_args,
+                        spool_leftovers, verify_exactly_once, wait_for)
 
 ROUNDS, FILES, SIZE = 10, 6, 96 * 1024
-
-
-def verify(dest, originals):
-    seen, mans, probs = delivered_files(dest)
-    problems = list(probs)
-    for p, h in originals.items():
-        got = seen.get(p, [])
-        if len(got) != 1:
-            problems.append(f"{p!r} delivered {len(got)} times")
-        elif hashlib.sha256(got[0]).hexdigest() != h:
-            problems.append(f"{p!r} corrupt")
-    extra = set(seen) - set(originals)
-    if extra:
-        problems.append(f"unexpected {sorted(extra)[:3]}")
-    return not problems, "; ".join(problems[:5])
 
 
 a = parse_args()
@@ -117,7 +102,7 @@ with Scratch(a.keep) as s:
     c.check(finished and w.log().count("a plan whose writing a crash cut short") == 2,
             "torn plans without a bundle (a power cut) removed, their run delivered",
             w.log()[-300:])
-    ok, detail = verify(dest, originals)
+    ok, detail = verify_exactly_once(dest, originals)
     c.check(ok, f"every one of {len(originals)} files delivered exactly once, intact", detail)
     stage = os.path.join(spool, "stage")
     left = spool_leftovers(spool) + (os.listdir(stage) if os.path.isdir(stage) else [])
@@ -126,10 +111,10 @@ with Scratch(a.keep) as s:
     b = bundles(dest)
     if b:
         shutil.copy(b[0], b[0].replace("-0000", "-9990"))
-        c.check(not verify(dest, originals)[0], "control: a duplicated bundle is flagged")
+        c.check(not verify_exactly_once(dest, originals)[0], "control: a duplicated bundle is flagged")
         os.unlink(b[0].replace("-0000", "-9990"))
         os.unlink(b[0])
-        c.check(not verify(dest, originals)[0], "control: a lost bundle is flagged")
+        c.check(not verify_exactly_once(dest, originals)[0], "control: a lost bundle is flagged")
     # control: a torn plan with a bundle next to it is not removed
     torn = os.path.join(spool, "%032x-000009.plan.json" % 0x5ca1ab1e)
     with open(torn, "wb") as fh:
