@@ -21,13 +21,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dest.h"
 #include "fsutil.h"
 #include "log.h"
 #include "pull_combine.h"
 #include "pull_extract.h"
 #include "pull_fs.h"
 #include "pull_source.h"
+#include "s3.h"
 
 enum {
 	PULL_EXIT_OK = 0,
@@ -59,7 +59,7 @@ struct pull_opts {
 	struct pull_map maps[MAX_MAPS];
 	size_t nmaps;
 	char *env_maps; /* owned copy of COVSHIP_PULL_MAP, split in place */
-	struct dest_options dest;
+	struct s3_options s3; /* --endpoint, --region, ... for an s3:// source */
 };
 
 /* What a bundle's done marker says: kept instead of the marker itself, so
@@ -229,9 +229,9 @@ static int read_env(struct pull_opts *o)
 	o->url = getenv("COVSHIP_PULL_URL");
 	o->out = getenv("COVSHIP_PULL_OUT");
 	o->xml = getenv("COVSHIP_PULL_XML");
-	o->dest.endpoint = getenv("COVSHIP_ENDPOINT");
-	o->dest.region = getenv("COVSHIP_REGION");
-	o->dest.ca_bundle = getenv("COVSHIP_CA_BUNDLE");
+	o->s3.endpoint = getenv("COVSHIP_ENDPOINT");
+	o->s3.region = getenv("COVSHIP_REGION");
+	o->s3.ca_bundle = getenv("COVSHIP_CA_BUNDLE");
 	if ((v = getenv("COVSHIP_PYTHON")) && *v)
 		o->python = v;
 	if ((v = getenv("COVSHIP_PULL_JOBS")) && parse_jobs(v, &o->jobs) < 0)
@@ -240,8 +240,8 @@ static int read_env(struct pull_opts *o)
 		return -1;
 	if (env_bool("COVSHIP_PULL_COMBINE", &o->combine) < 0 ||
 	    env_bool("COVSHIP_ALLOW_INCOMPLETE", &o->allow_incomplete) < 0 ||
-	    env_bool("COVSHIP_INSECURE", &o->dest.insecure) < 0 ||
-	    env_bool("COVSHIP_PATH_STYLE", &o->dest.path_style) < 0)
+	    env_bool("COVSHIP_INSECURE", &o->s3.insecure) < 0 ||
+	    env_bool("COVSHIP_PATH_STYLE", &o->s3.path_style) < 0)
 		return -1;
 	v = getenv("COVSHIP_PULL_MAP");
 	if (!v || !*v)
@@ -267,11 +267,11 @@ static int parse_opt(struct pull_opts *o, int c, const char *arg)
 	case 'j': return parse_jobs(arg, &o->jobs);
 	case OPT_PYTHON: o->python = arg; return 0;
 	case OPT_ALLOW_INCOMPLETE: o->allow_incomplete = true; return 0;
-	case OPT_ENDPOINT: o->dest.endpoint = arg; return 0;
-	case OPT_REGION: o->dest.region = arg; return 0;
-	case OPT_CA_BUNDLE: o->dest.ca_bundle = arg; return 0;
-	case OPT_INSECURE: o->dest.insecure = true; return 0;
-	case OPT_PATH_STYLE: o->dest.path_style = true; return 0;
+	case OPT_ENDPOINT: o->s3.endpoint = arg; return 0;
+	case OPT_REGION: o->s3.region = arg; return 0;
+	case OPT_CA_BUNDLE: o->s3.ca_bundle = arg; return 0;
+	case OPT_INSECURE: o->s3.insecure = true; return 0;
+	case OPT_PATH_STYLE: o->s3.path_style = true; return 0;
 	case OPT_LOG_LEVEL: return set_log_level(arg);
 	default:
 		log_error("unknown option; see covship pull --help");
@@ -741,7 +741,7 @@ static int run_pull(struct pull_run *r)
 	char err[PATH_MAX + 256];
 	int rc;
 
-	if (pull_source_open(r->o->url, &r->o->dest, &src, err, sizeof(err)) < 0) {
+	if (pull_source_open(r->o->url, &r->o->s3, &src, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return PULL_EXIT_USAGE;
 	}

@@ -12,19 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct dest_options;
+#include "pull_bundle_list.h"
 
-struct pull_bundle {
-	char *key;     /* object key (s3) or path below the root (file) */
-	char *rel;     /* key relative to the source root: names the output dir */
-	uint64_t size; /* as listed */
-	int fd;        /* in ready(): readable at offset 0, else -1 */
-};
-
-struct pull_bundle_list {
-	struct pull_bundle *v;
-	size_t n, cap;
-};
+struct s3_options;
 
 struct pull_source;
 
@@ -54,20 +44,12 @@ struct pull_source {
 /* Parse a source URL (file:///abs/dir or s3://bucket[/prefix]) and open it.
  * Returns 0, or -1 with a one-line message naming what is wrong and how to
  * fix it (a configuration error: exit 2). */
-int pull_source_open(const char *url, const struct dest_options *opts, struct pull_source **out,
+int pull_source_open(const char *url, const struct s3_options *opts, struct pull_source **out,
 		     char *err, size_t errlen);
 
 /* The implementations (pull_source_file.c, pull_source_s3.c). */
 int pull_source_file_open(const char *url, struct pull_source **out, char *err, size_t errlen);
-int pull_source_s3_open(const char *url, const struct dest_options *opts, struct pull_source **out,
+int pull_source_s3_open(const char *url, const struct s3_options *opts, struct pull_source **out,
 			char *err, size_t errlen);
-
-/* Helpers shared by the implementations. */
-int pull_is_bundle_name(const char *key);
-/* Append a bundle (copies key and rel); returns 0 or -1 (allocation). */
-int pull_bundle_list_add(struct pull_bundle_list *l, const char *key, const char *rel,
-			 uint64_t size);
-void pull_bundle_list_sort(struct pull_bundle_list *l);
-void pull_bundle_list_free(struct pull_bundle_list *l);
 
 #endif

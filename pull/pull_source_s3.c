@@ -14,10 +14,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "dest.h"
-
-#ifdef COVSHIP_PULL_S3
-
 #include "s3.h"
 
 struct s3_source {
@@ -191,7 +187,7 @@ static const struct pull_source_ops s3src_ops = {
 	.close = s3src_close,
 };
 
-int pull_source_s3_open(const char *url, const struct dest_options *opts, struct pull_source **out,
+int pull_source_s3_open(const char *url, const struct s3_options *opts, struct pull_source **out,
 			char *err, size_t errlen)
 {
 	struct s3_source *src = calloc(1, sizeof(*src));
@@ -223,17 +219,3 @@ fail:
 	free(src);
 	return -1;
 }
-
-#else
-
-int pull_source_s3_open(const char *url, const struct dest_options *opts, struct pull_source **out,
-			char *err, size_t errlen)
-{
-	(void)url;
-	(void)opts;
-	*out = NULL;
-	snprintf(err, errlen, "this build of covship has no S3 client; use a file:// source");
-	return -1;
-}
-
-#endif

@@ -44,8 +44,8 @@ else
 	cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOVSHIP_TESTS=OFF \
 		-DCOVSHIP_STATIC_SHIM=OFF >/dev/null
 	cmake --build build/demo -j 2 >/dev/null || die "build failed: cmake --build build/demo"
-	SHIM=$top/build/demo/shim/covship-shim
-	COVSHIP=$top/build/demo/sidecar/covship
+	SHIM=$top/build/demo/bin/covship-shim
+	COVSHIP=$top/build/demo/bin/covship
 fi
 [ -x "$SHIM" ] && [ -x "$COVSHIP" ] || die "covship binaries not found ($SHIM, $COVSHIP)"
 OUT=${COVSHIP_DEMO_OUT:-$top/build/demo-out}

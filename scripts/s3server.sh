@@ -1,6 +1,6 @@
 #!/bin/sh
 # A single-node Ceph radosgw on loopback, for tests and the demo
-# (recipe: /work/shared/S3SERVER.md, also docs/s3.md).
+# (the radosgw recipe in docs/s3.md, "Test infrastructure").
 #
 #   scripts/s3server.sh start DIR PORT [BUCKET]
 #       Starts monitor, OSD (RAM-backed) and radosgw under DIR; S3 on

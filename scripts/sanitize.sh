@@ -106,7 +106,7 @@ for t in json.load(sys.stdin)["tests"]:
 $list
 EOF
 	# One push to a file:// destination and one pull from it.
-	covship="$build/sidecar/covship"
+	covship="$build/bin/covship"
 	tmp=$(mktemp -d /tmp/covship-valgrind.XXXXXX)
 	mkdir -p "$tmp/cov/run-x" "$tmp/dest" "$tmp/spool"
 	head -c 100000 /dev/urandom >"$tmp/cov/.coverage.host.1.2"

@@ -39,23 +39,23 @@ get_filename_component(cjson_dir ${cjson_c} DIRECTORY)
 set(musl_inc ${CMAKE_CURRENT_BINARY_DIR}/musl-include)
 configure_file(${cjson_dir}/cJSON.h ${musl_inc}/cjson/cJSON.h COPYONLY)
 
-set(static_out ${CMAKE_CURRENT_BINARY_DIR}/covship-shim-static)
+set(static_out ${COVSHIP_BIN_DIR}/covship-shim-static)
 set(static_sources ${CMAKE_CURRENT_SOURCE_DIR}/main.c ${COVSHIP_SHIM_LIB_SOURCES}
                    ${COVSHIP_COMMON_SOURCES})
 set(static_flags -std=c11 -D_GNU_SOURCE "-DCOVSHIP_VERSION=\"${PROJECT_VERSION}\""
                  -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables
-                 -I${musl_inc} -I${CMAKE_SOURCE_DIR}/common -I${CMAKE_CURRENT_SOURCE_DIR})
+                 -I${musl_inc} -I${PROJECT_SOURCE_DIR}/lib/common -I${CMAKE_CURRENT_SOURCE_DIR})
 set(our_warnings -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes
                  -Wmissing-prototypes)
 add_custom_command(
   OUTPUT ${static_out}
   # cJSON is not ours: compiled without our -Werror.
-  COMMAND ${MUSL_GCC} ${static_flags} -c ${cjson_c} -o ${static_out}-cJSON.o
+  COMMAND ${MUSL_GCC} ${static_flags} -c ${cjson_c} -o ${CMAKE_CURRENT_BINARY_DIR}/cJSON-musl.o
   # noseparate-code, norelro: no page-aligned padding between segments
   # (up to 4 KB each; a static binary's RELRO would guard a 24-byte GOT).
   COMMAND ${MUSL_GCC} ${static_flags} ${our_warnings} -static -s -Wl,--gc-sections
           -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none
-          ${static_sources} ${static_out}-cJSON.o -o ${static_out}
+          ${static_sources} ${CMAKE_CURRENT_BINARY_DIR}/cJSON-musl.o -o ${static_out}
   DEPENDS ${static_sources} ${cjson_c}
   COMMENT "Building covship-shim-static with musl-gcc"
   VERBATIM)

@@ -19,254 +19,11 @@
 #include "log.h"
 #include "manifest.h"
 #include "stage.h"
-
-#define READ_CHUNK BUNDLE_CHUNK
-
-const char *bundle_extension(enum compression c)
-{
-	return c == COMPRESSION_ZSTD ? ".tar.zst" : ".tar.gz";
-}
-
-/* The archive's output: a file descriptor, hashed on the way out. */
-struct sink {
-	int fd;
-	int err; /* first errno of a failed write */
-	EVP_MD_CTX *md; /* may be NULL */
-};
-
-/*
- * A failed write is remembered, not reported to libarchive: an archive in
- * the FATAL state is freed without closing its filters, which leaks zlib's
- * state on every retry of a full disk. We check sink.err after each call
- * and abandon the bundle ourselves.
- */
-static la_ssize_t sink_write(struct archive *a, void *ud, const void *buf, size_t len)
-{
-	struct sink *s = ud;
-	int e;
-
-	(void)a;
-	if (s->err)
-		return (la_ssize_t)len;
-	e = write_all_fd(s->fd, buf, len);
-	if (e < 0)
-		s->err = -e;
-	else if (s->md && !EVP_DigestUpdate(s->md, buf, len))
-		s->err = EIO;
-	return (la_ssize_t)len;
-}
-
-static int writer_fail(struct archive *a, const struct sink *s, const char *what, char *err,
-		       size_t errlen)
-{
-	int e = s->err ? s->err : a ? archive_errno(a) : ENOMEM;
-	const char *msg = a ? archive_error_string(a) : NULL;
-
-	if (e <= 0)
-		e = EIO;
-	snprintf(err, errlen, "bundle: %s: %s", what,
-		 s->err ? strerror(s->err) : msg ? msg : "libarchive error");
-	return -e;
-}
-
-/*
- * A compressing writer into s: pax for a bundle's last member (files,
- * manifest, end of archive), raw for one staged member (fed the bytes of an
- * unblocked pax writer, see bundle_member). Same filter and options either
- * way, so members and the last part decompress alike.
- */
-static int open_writer(struct archive **out, const struct bundle_params *bp, bool raw,
-		       struct sink *s, char *err, size_t errlen)
-{
-	struct archive *a = archive_write_new();
-	char level[16];
-	int r;
-
-	*out = a;
-	if (!a)
-		return writer_fail(NULL, s, "out of memory", err, errlen);
-	r = raw ? archive_write_set_format_raw(a) : archive_write_set_format_pax(a);
-	if (r != ARCHIVE_OK)
-		return writer_fail(a, s, "format", err, errlen);
-	if (bp->compression == COMPRESSION_ZSTD)
-		r = archive_write_add_filter_zstd(a);
-	else
-		r = archive_write_add_filter_gzip(a);
-	if (r != ARCHIVE_OK)
-		return writer_fail(a, s, "compression filter", err, errlen);
-	/* no time stamp in the gzip header: same files, same bytes */
-	if (bp->compression == COMPRESSION_GZIP)
-		(void)archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
-	if (bp->level >= 0) {
-		snprintf(level, sizeof(level), "%d", bp->level);
-		if (archive_write_set_filter_option(a, NULL, "compression-level", level) !=
-		    ARCHIVE_OK)
-			return writer_fail(a, s, "compression level", err, errlen);
-	}
-	/* no zero padding after the compressed stream: zstd refuses it */
-	if (archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK)
-		return writer_fail(a, s, "block size", err, errlen);
-	if (archive_write_open(a, s, NULL, sink_write, NULL) != ARCHIVE_OK)
-		return writer_fail(a, s, "open", err, errlen);
-	return 0;
-}
-
-/* Close (flushing the compressor into a possibly failed sink, which
- * releases its state) and free. */
-static void writer_free(struct archive *a)
-{
-	if (a) {
-		(void)archive_write_close(a);
-		archive_write_free(a);
-	}
-}
-
-static struct archive_entry *regular_entry(const char *path, uint64_t size, time_t mtime)
-{
-	struct archive_entry *e = archive_entry_new();
-
-	if (!e)
-		return NULL;
-	archive_entry_copy_pathname(e, path);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_entry_set_size(e, (la_int64_t)size);
-	archive_entry_set_mtime(e, mtime, 0);
-	return e;
-}
-
-/* Write exactly `size` bytes of fd into a, hashing them; *sink_err is
- * checked after each write (see sink_write). */
-static int copy_body(struct archive *a, const int *sink_err, int fd, const char *path,
-		     uint64_t size, unsigned char *buf, char hex[65], char *err, size_t errlen)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint64_t left = size;
-	int e = 0;
-
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(ctx);
-		return -ENOMEM;
-	}
-	while (!e && left > 0) {
-		size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
-		ssize_t n = read(fd, buf, want);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			e = n < 0 ? -errno : -EAGAIN;
-			snprintf(err, errlen, "bundle: %s: %s", path,
-				 n < 0 ? strerror(errno) : "shrank while being read");
-			break;
-		}
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
-			e = -EIO;
-		else if (archive_write_data(a, buf, (size_t)n) != n || *sink_err)
-			e = -1; /* the caller names it */
-		left -= (uint64_t)n;
-	}
-	if (!e && !EVP_DigestFinal_ex(ctx, md, NULL))
-		e = -EIO;
-	if (!e)
-		sha256_to_hex(md, hex);
-	EVP_MD_CTX_free(ctx);
-	return e;
-}
-
-/* The pax writer of one member: its bytes go into the raw compressing
- * writer until the entry is complete; the end-of-archive blocks it writes
- * when closed are dropped (the bundle's last member has them). */
-struct member {
-	struct archive *tar, *gz;
-	struct sink *sink;
-	bool entry_done;
-	bool failed;
-};
-
-static la_ssize_t member_forward(struct archive *a, void *ud, const void *buf, size_t len)
-{
-	struct member *m = ud;
-
-	(void)a;
-	if (m->entry_done || m->failed || len == 0)
-		return (la_ssize_t)len;
-	if (archive_write_data(m->gz, buf, len) != (la_ssize_t)len || m->sink->err)
-		m->failed = true;
-	return (la_ssize_t)len;
-}
-
-static int member_open(struct member *m, const struct bundle_params *bp, char *err,
-		       size_t errlen)
-{
-	struct archive_entry *raw;
-	int e = open_writer(&m->gz, bp, true, m->sink, err, errlen);
-
-	if (e)
-		return e;
-	raw = regular_entry("member", 0, 0);
-	if (!raw)
-		return writer_fail(NULL, m->sink, "out of memory", err, errlen);
-	if (archive_write_header(m->gz, raw) != ARCHIVE_OK)
-		e = writer_fail(m->gz, m->sink, "member", err, errlen);
-	archive_entry_free(raw);
-	if (e)
-		return e;
-	m->tar = archive_write_new();
-	if (!m->tar)
-		return writer_fail(NULL, m->sink, "out of memory", err, errlen);
-	/* unblocked: every header and data byte reaches member_forward at once */
-	if (archive_write_set_format_pax(m->tar) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(m->tar, 0) != ARCHIVE_OK ||
-	    archive_write_open(m->tar, m, NULL, member_forward, NULL) != ARCHIVE_OK)
-		return writer_fail(m->tar, m->sink, "member", err, errlen);
-	return 0;
-}
-
-int bundle_member(const struct bundle_params *bp, int in_fd, const char *path, uint64_t size,
-		  time_t mtime, int out_fd, EVP_MD_CTX *out_md, unsigned char *buf,
-		  char sha256[65], char *err, size_t errlen)
-{
-	struct sink s = { out_fd, 0, out_md };
-	struct member m = { NULL, NULL, &s, false, false };
-	struct archive_entry *entry = NULL;
-	int e, r;
-
-	err[0] = '\0';
-	e = member_open(&m, bp, err, errlen);
-	if (!e) {
-		entry = regular_entry(path, size, mtime);
-		if (!entry)
-			e = writer_fail(NULL, &s, "out of memory", err, errlen);
-	}
-	if (!e) {
-		/* ARCHIVE_WARN: a name that is not text (see add_file) */
-		r = archive_write_header(m.tar, entry);
-		if ((r != ARCHIVE_OK && r != ARCHIVE_WARN) || m.failed)
-			e = writer_fail(m.failed ? m.gz : m.tar, &s, path, err, errlen);
-	}
-	if (!e) {
-		e = copy_body(m.tar, &s.err, in_fd, path, size, buf, sha256, err, errlen);
-		if (e == -1 || (!e && m.failed))
-			e = writer_fail(m.failed ? m.gz : m.tar, &s, path, err, errlen);
-	}
-	if (!e && (archive_write_finish_entry(m.tar) != ARCHIVE_OK || m.failed))
-		e = writer_fail(m.failed ? m.gz : m.tar, &s, path, err, errlen);
-	m.entry_done = true;
-	if (!e && archive_write_close(m.tar) != ARCHIVE_OK)
-		e = writer_fail(m.tar, &s, path, err, errlen);
-	if (!e && (archive_write_close(m.gz) != ARCHIVE_OK || s.err))
-		e = writer_fail(m.gz, &s, path, err, errlen);
-	archive_entry_free(entry);
-	writer_free(m.tar);
-	writer_free(m.gz);
-	return e;
-}
+#include "tarwriter.h"
 
 struct builder {
 	struct archive *a;
-	struct sink sink;
+	struct tw_sink sink;
 	struct manifest_file *done; /* what went in, for the manifest */
 	size_t ndone;
 	unsigned char *buf;
@@ -276,13 +33,13 @@ struct builder {
 
 static int arch_fail(struct builder *b, const char *what)
 {
-	return writer_fail(b->a, &b->sink, what, b->err, b->errlen);
+	return tw_fail(b->a, &b->sink, what, b->err, b->errlen);
 }
 
 /* The last member: pax + compression, as a bundle without a stage is whole. */
 static int setup_archive_last(struct builder *b, const struct bundle_params *bp)
 {
-	return open_writer(&b->a, bp, false, &b->sink, b->err, b->errlen);
+	return tw_open(&b->a, bp, false, &b->sink, b->err, b->errlen);
 }
 
 static void note_done(struct builder *b, const struct plan_file *pf, uint64_t size)
@@ -318,7 +75,7 @@ static int add_file(struct builder *b, int rootfd, const struct plan_file *pf)
 		close(fd);
 		return 0;
 	}
-	entry = regular_entry(pf->path, now.size, st.st_mtim.tv_sec);
+	entry = tw_regular_entry(pf->path, now.size, st.st_mtim.tv_sec);
 	if (!entry) {
 		close(fd);
 		return -ENOMEM;
@@ -329,7 +86,7 @@ static int add_file(struct builder *b, int rootfd, const struct plan_file *pf)
 	e = (r != ARCHIVE_OK && r != ARCHIVE_WARN) || b->sink.err ? arch_fail(b, pf->path) : 0;
 	archive_entry_free(entry);
 	if (!e) {
-		e = copy_body(b->a, &b->sink.err, fd, pf->path, now.size, b->buf, mf->sha256,
+		e = tw_copy_body(b->a, &b->sink.err, fd, pf->path, now.size, b->buf, mf->sha256,
 			      b->err, b->errlen);
 		if (e == -1)
 			e = arch_fail(b, "write");
@@ -361,7 +118,7 @@ static int add_manifest(struct builder *b, const struct bundle_params *bp, const
 		return -ENOMEM;
 	}
 	len = strlen(json);
-	entry = regular_entry(MANIFEST_ENTRY_NAME, len, time(NULL));
+	entry = tw_regular_entry(MANIFEST_ENTRY_NAME, len, time(NULL));
 	if (!entry)
 		e = -ENOMEM;
 	else if (archive_write_header(b->a, entry) != ARCHIVE_OK)
@@ -379,7 +136,7 @@ static int copy_member(struct builder *b, int logfd, const struct stage_entry *s
 	uint64_t off = se->off, left = se->len;
 
 	while (left > 0) {
-		size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
+		size_t want = left < TW_CHUNK ? (size_t)left : TW_CHUNK;
 		ssize_t n = pread(logfd, b->buf, want, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
@@ -389,7 +146,7 @@ static int copy_member(struct builder *b, int logfd, const struct stage_entry *s
 				 n < 0 ? strerror(errno) : "short");
 			return n < 0 ? -errno : -EIO;
 		}
-		sink_write(NULL, &b->sink, b->buf, (size_t)n);
+		tw_sink_write(NULL, &b->sink, b->buf, (size_t)n);
 		if (b->sink.err)
 			return arch_fail(b, "write");
 		off += (uint64_t)n;
@@ -610,7 +367,7 @@ static int build_once(const struct bundle_params *bp, const char *spool_dir, con
 		return -ENAMETOOLONG;
 	}
 	b.done = calloc(p->nfiles ? p->nfiles : 1, sizeof(*b.done));
-	b.buf = malloc(READ_CHUNK);
+	b.buf = malloc(TW_CHUNK);
 	b.sink.md = EVP_MD_CTX_new();
 	if (!b.done || !b.buf || !b.sink.md || !EVP_DigestInit_ex(b.sink.md, EVP_sha256(), NULL)) {
 		snprintf(err, errlen, "bundle: out of memory");

@@ -220,11 +220,11 @@ static int apply(struct options *o, int id, const char *v, bool from_env)
 	case OPT_LOG_FORMAT: return apply_log_format(v);
 	case OPT_VERBOSE: o->log_level = "debug"; return 0;
 	case OPT_QUIET: o->log_level = "warning"; return 0;
-	case OPT_ENDPOINT: o->dest_opts.endpoint = v; return 0;
-	case OPT_REGION: o->dest_opts.region = v; return 0;
-	case OPT_CA_BUNDLE: o->dest_opts.ca_bundle = v; return 0;
-	case OPT_INSECURE: return parse_bool(id, v, &o->dest_opts.insecure);
-	case OPT_PATH_STYLE: return parse_bool(id, v, &o->dest_opts.path_style);
+	case OPT_ENDPOINT: o->dest_opts.s3.endpoint = v; return 0;
+	case OPT_REGION: o->dest_opts.s3.region = v; return 0;
+	case OPT_CA_BUNDLE: o->dest_opts.s3.ca_bundle = v; return 0;
+	case OPT_INSECURE: return parse_bool(id, v, &o->dest_opts.s3.insecure);
+	case OPT_PATH_STYLE: return parse_bool(id, v, &o->dest_opts.s3.path_style);
 	}
 	return -1;
 }

@@ -742,7 +742,7 @@ static int make_plan(struct shipper *sh, const char *run_id, const cJSON *marker
 		return e;
 	}
 	snprintf(p->bundle, sizeof(p->bundle), "%s-%06lu%s", run_id, p->seq,
-		 bundle_extension(sh->o->compression));
+		 tw_extension(sh->o->compression));
 	clock_gettime(CLOCK_REALTIME, &now);
 	timefmt_rfc3339(&now, p->created);
 	gmtime_r(&now.tv_sec, &tm);

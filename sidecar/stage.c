@@ -60,7 +60,7 @@ int stage_open(struct stage *st, const char *spool_dir, const struct bundle_para
 	st->dir = malloc(n);
 	st->md = EVP_MD_CTX_new();
 	st->undo = EVP_MD_CTX_new();
-	st->buf = malloc(BUNDLE_CHUNK);
+	st->buf = malloc(TW_CHUNK);
 	if (!st->dir || !st->md || !st->undo || !st->buf)
 		return -ENOMEM;
 	snprintf(st->dir, n, "%s/stage", spool_dir);
@@ -308,7 +308,7 @@ static void stage_file(struct stage *st, int rootfd, const char *relpath)
 		r = -ENOMEM;
 	off = st->end;
 	if (!r)
-		r = bundle_member(st->bp, fd, relpath, id.size, sb.st_mtim.tv_sec, st->logfd,
+		r = tw_member(st->bp, fd, relpath, id.size, sb.st_mtim.tv_sec, st->logfd,
 				  st->md, st->buf, sha, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "stage: %s", strerror(-r));
@@ -432,7 +432,7 @@ static int rehash(int fd, const struct file_id *id, unsigned char *buf, char hex
 	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
 		e = -ENOMEM;
 	while (!e && left > 0) {
-		ssize_t n = read(fd, buf, left < BUNDLE_CHUNK ? (size_t)left : BUNDLE_CHUNK);
+		ssize_t n = read(fd, buf, left < TW_CHUNK ? (size_t)left : TW_CHUNK);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -525,7 +525,7 @@ struct stage_proof *stage_prove_start(struct stage *st, int rootfd, const struct
 	pr->rootfd = rootfd;
 	pr->e = calloc(n ? n : 1, sizeof(*pr->e));
 	pr->verdict = calloc(n ? n : 1, sizeof(*pr->verdict));
-	pr->buf = malloc(BUNDLE_CHUNK);
+	pr->buf = malloc(TW_CHUNK);
 	for (i = 0; pr->e && pr->verdict && pr->buf && i < n; i++) {
 		struct stage_entry *e = v ? find(st, v[i].path) : st->order[i];
 

@@ -28,11 +28,11 @@
 
 #include <openssl/evp.h>
 
-#include "bundle.h"
 #include "fsutil.h"
 #include "matcher.h"
 #include "scan.h"
 #include "spool.h"
+#include "tarwriter.h"
 
 /* One staged member: bytes [off, off + len) of the log. */
 struct stage_entry {

@@ -6,7 +6,7 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "../../tests/s3"))
+sys.path.insert(0, os.path.join(HERE, "../../tests/lib/s3"))
 sys.path.insert(0, os.path.join(HERE, "../../tests/pull"))
 import s3helpers as h  # noqa: E402
 import pulltest  # noqa: E402

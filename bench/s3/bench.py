@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/s3"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/lib/s3"))
 import s3helpers as h  # noqa: E402
 
 S3TOOL, ENV, WORK, SRV, COVSHIP = (sys.argv[1], h.load_env(sys.argv[2]), sys.argv[3],

@@ -5,7 +5,8 @@
  * sidecar that crashed mid-upload continues where it stopped instead of
  * sending a 1 GiB bundle again.
  */
-#include "s3_internal.h"
+#include "batch.h"
+#include "upload.h"
 #include "errbuf.h"
 
 #include <cjson/cJSON.h>

@@ -5,7 +5,8 @@
  * digests, index update and store) with little overlap; several in flight
  * keep client and server busy at the same time.
  */
-#include "s3_internal.h"
+#include "batch.h"
+#include "upload.h"
 #include "errbuf.h"
 
 #include <errno.h>

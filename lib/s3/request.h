@@ -1,29 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared between s3.c (operations) and multipart.c; not a public header. */
-#ifndef COVSHIP_S3_INTERNAL_H
-#define COVSHIP_S3_INTERNAL_H
+/*
+ * One logical S3 request (internal to lib/s3). s3_request() signs it, sends
+ * it and retries it; batch.c runs the same attempts (s3_attempt_prepare,
+ * s3_attempt_judge) for many requests over one multi handle, so a request
+ * is retried and judged alike whichever way it is sent.
+ */
+#ifndef COVSHIP_S3_REQUEST_H
+#define COVSHIP_S3_REQUEST_H
 
-#include "credentials.h"
-#include "http.h"
-#include "retry.h"
-#include "s3.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
 #include "sigv4.h"
-
-struct s3_client {
-	struct s3_config cfg;
-	struct http_tls tls;
-	struct cred_chain *creds;
-	struct retry_quota quota;
-	long clock_offset_s; /* server time - our time, learnt from RequestTimeTooSkewed */
-	CURL *h;
-	char scheme[8];
-	char hostport[256];
-};
+#include "strbuf.h"
 
 #define S3_MAX_PARAMS 8
 #define S3_MAX_HEADERS 12
 
-/* One logical S3 request; s3_request() signs and sends it, retrying. */
 struct s3_req {
 	const char *method;
 	const char *bucket;
@@ -41,7 +36,9 @@ struct s3_req {
 	int out_fd;
 };
 
+/* An empty request of method on bucket/key (key NULL: the bucket). */
 void s3_req_init(struct s3_req *r, const char *method, const char *bucket, const char *key);
+/* Add a query parameter / header (name and value must outlive r). */
 void s3_req_param(struct s3_req *r, const char *name, const char *value);
 void s3_req_header(struct s3_req *r, const char *name, const char *value);
 
@@ -50,39 +47,36 @@ void s3_req_header(struct s3_req *r, const char *name, const char *value);
 int s3_request(struct s3_client *c, const struct s3_req *r, struct http_xfer *x, char *err,
 	       size_t errlen);
 
-/* Up to max_parallel requests at once over one libcurl multi handle, each
- * retried on its own. prepare() fills request i just before it first
- * starts (what it points to must live until done(i)); done() gets the
- * final result and response of request i and returns non-zero to start no
- * further requests (those in flight still finish). */
-struct s3_batch_ops {
-	int (*prepare)(void *ctx, size_t i, struct s3_req *r, char *err, size_t errlen);
-	int (*done)(void *ctx, size_t i, int rc, struct http_xfer *x, const char *err);
+/* The URL, headers and signature of one attempt (secrets wiped on free). */
+struct s3_built {
+	struct strbuf url;
+	struct strbuf path;
+	char host[320];
+	struct curl_slist *hdrs;
 };
-void s3_run_batch(struct s3_client *c, size_t n, int max_parallel, const struct s3_batch_ops *ops,
-		  void *ctx);
+/* Free b, wiping the Authorization and token headers first. */
+void s3_built_free(struct s3_built *b);
 
-/* One pass over a file range: hex SHA-256, base64 SHA-256 and, when md5 is
- * set, base64 MD5 (else md5_b64 is ""). */
-struct s3_digests {
-	char sha256_hex[65];
-	char sha256_b64[48];
-	char md5_b64[32];
+/* Per-request retry bookkeeping. */
+struct s3_attempt {
+	int attempt;
+	int taken; /* quota tokens this request's retries took */
+	bool refreshed, skew_fixed, force;
 };
-int s3_digest_range(int fd, uint64_t off, uint64_t len, struct s3_digests *d, bool md5);
 
-/* A PutObject of fd's first size bytes with the digests d: Content-MD5,
- * x-amz-checksum-sha256, x-amz-meta-covship-sha256, the signed payload hash
- * and, when asked, If-None-Match: *. d must live as long as r. */
-void s3_put_req_fill(struct s3_req *r, const char *bucket, const char *key, int fd,
-		     uint64_t size, const struct s3_digests *d, bool if_none_match);
+enum s3_verdict {
+	S3_V_DONE,    /* *rc holds the result */
+	S3_V_AGAIN,   /* retry at once (fresh credentials, corrected clock) */
+	S3_V_BACKOFF, /* retry after retry_backoff_ms() */
+};
 
-/* The part size for a file of size bytes: want (cfg->part_size), raised to
- * a whole number of MiB when that is needed to stay within 10,000 parts. */
-uint64_t s3_part_size(uint64_t size, uint64_t want);
-
-int s3_put_multipart(struct s3_client *c, const char *bucket, const char *key, int fd,
-		     uint64_t size, const char *sha256_hex, const struct s3_put_opts *po,
-		     char *err, size_t errlen);
+/* Credentials, URL, headers and signature for one attempt of r into x and b.
+ * Returns 0, or an S3_ERR_* with err. */
+int s3_attempt_prepare(struct s3_client *c, const struct s3_req *r, struct s3_attempt *st,
+		       struct http_xfer *x, struct s3_built *b, char *err, size_t errlen);
+/* What to do after an attempt finished (x holds the response). */
+enum s3_verdict s3_attempt_judge(struct s3_client *c, const struct s3_req *r,
+				 struct s3_attempt *st, struct http_xfer *x, int *rc, char *err,
+				 size_t errlen);
 
 #endif

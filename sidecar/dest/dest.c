@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "dest_file.h"
-#include "s3/dest_s3.h"
+#include "dest_s3.h"
 
 int dest_open(const char *url, const struct dest_options *opts, struct dest **out, char *err,
 	      size_t errlen)

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "s3.h"
+
 enum dest_result {
 	DEST_OK = 0,
 	DEST_RETRY = 1, /* transient (network, 5xx, disk full): keep it, try later */
@@ -28,11 +30,7 @@ enum dest_result {
  * to the AWS environment variables for endpoint and region. */
 struct dest_options {
 	const char *spool_dir; /* for the destination's own resumable state */
-	const char *endpoint;  /* --endpoint */
-	const char *region;    /* --region */
-	const char *ca_bundle; /* --ca-bundle */
-	bool insecure;         /* --insecure */
-	bool path_style;       /* --path-style (else virtual-hosted when possible) */
+	struct s3_options s3;  /* --endpoint, --region, --ca-bundle, ... (s3.h) */
 };
 
 struct dest;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The s3://bucket/prefix destination (see ../dest.h and docs/s3.md). */
+/* The s3://bucket/prefix destination (see dest.h and docs/s3.md). */
 #include "dest_s3.h"
 
 #include <stdio.h>
@@ -199,7 +199,7 @@ int dest_s3_open(const char *url, const struct dest_options *opts, struct dest *
 	d->base.ops = &s3_ops;
 	if (s3_parse_url(url, d->bucket, sizeof(d->bucket), d->prefix, sizeof(d->prefix), err,
 			 errlen) ||
-	    s3_config_resolve(&cfg, opts, err, errlen)) {
+	    s3_config_resolve(&cfg, opts ? &opts->s3 : NULL, err, errlen)) {
 		free(d);
 		return -1;
 	}

@@ -5,7 +5,7 @@
 
 Each cycle: the test app (tests/app) under gunicorn behind covship-shim as
 PID 1 of a fresh PID namespace; `covship watch` delivering to s3:// through
-tests/s3/faultproxy.py in front of radosgw (the ctest fixture s3server);
+tests/lib/s3/faultproxy.py in front of radosgw (the ctest fixture s3server);
 the spool on a small tmpfs. At random points the sidecar is SIGKILLed and
 restarted, the proxy answers 503/500, resets or stalls, the app is stopped
 early (before or while its workers boot), and the spool's disk is filled
@@ -43,7 +43,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 APP_DIR = os.path.join(TOP, "tests", "app")
-sys.path.insert(0, os.path.join(TOP, "tests", "s3"))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib", "s3"))
 import s3helpers  # noqa: E402  (the fixture's env, botocore client, fault proxy)
 
 PYTHON = "/usr/bin/python3"

@@ -8,7 +8,29 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/podman.sh"
 img=${1:-$BASE_IMAGE}
-mirror=${COVSHIP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+# The Debian mirror this machine's apt already uses, never a host written
+# here: the first URIs: of /etc/apt/sources.list.d/*.sources, else the first
+# deb line of /etc/apt/sources.list. COVSHIP_DEBIAN_MIRROR overrides it (and
+# COVSHIP_DEBIAN_SECURITY_MIRROR the security archive's).
+apt_uri() { # $1: 1 for the security archive's stanza, 0 for the others
+	awk -v sec="$1" '
+		/^[ \t]*$/ { if (u != "" && s != "" && (s ~ /-security/) == sec) { print u; exit } u = s = "" }
+		/^URIs:/ { u = $2 } /^Suites:/ { s = $0 }
+		END { if (u != "" && s != "" && (s ~ /-security/) == sec) print u }
+	' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 || true
+}
+mirror=${COVSHIP_DEBIAN_MIRROR:-$(apt_uri 0)}
+security=${COVSHIP_DEBIAN_SECURITY_MIRROR:-$(apt_uri 1)}
+if [ -z "$mirror" ]; then
+	mirror=$(awk '$1 == "deb" && $3 !~ /-security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+	[ -n "$security" ] || security=$(awk '$1 == "deb" && $3 ~ /-security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+fi
+[ -n "$mirror" ] || {
+	echo "base-image: no Debian mirror in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list; set COVSHIP_DEBIAN_MIRROR=URL" >&2
+	exit 1
+}
+[ -n "$security" ] || security=${mirror}-security
 
 exists() { $P image exists "$img"; }
 exists && exit 0
@@ -39,7 +61,7 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
-URIs: ${mirror}-security
+URIs: $security
 Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg

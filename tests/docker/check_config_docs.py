@@ -94,7 +94,8 @@ def main(argv):
     # every COVSHIP_* on the page must exist in the code.
     src = os.path.dirname(os.path.dirname(os.path.abspath(md_path)))
     in_code = set()
-    for d in ("shim", "sidecar", "sidecar/s3", "common"):
+    for d in ("shim", "sidecar", "sidecar/dest", "sidecar/idle", "pull", "cli",
+              "lib/common", "lib/core", "lib/s3"):
         for path in glob.glob(os.path.join(src, d, "*.[ch]")):
             in_code |= set(re.findall(r'"(COVSHIP_[A-Z0-9_]+)', open(path).read()))
     with open(md_path) as f:

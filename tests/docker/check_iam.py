@@ -87,10 +87,9 @@ def calls(paths, fn):
 
 def sides(src):
     """The S3 operations of the upload side and of the pull side."""
-    s3 = sorted(glob.glob(os.path.join(src, "sidecar", "s3", "*.c")))
-    pull = sorted(glob.glob(os.path.join(src, "sidecar", "pull*.c")) +
-                  glob.glob(os.path.join(src, "sidecar", "s3", "pull*.c")))
-    dest = [p for p in s3 if os.path.basename(p).startswith("dest_s3")]
+    s3 = sorted(glob.glob(os.path.join(src, "lib", "s3", "*.c")))
+    pull = sorted(glob.glob(os.path.join(src, "pull", "*.c")))
+    dest = sorted(glob.glob(os.path.join(src, "sidecar", "dest", "dest_s3.c")))
     ops_all = scan(s3)
     # Which module functions each side calls decides which operations it
     # reaches: s3_put_file (PutObject, multipart), s3_head_object,
@@ -212,7 +211,7 @@ def main(argv):
     trust = load(os.path.join(iam, "task-role-trust.json"))
     upload, down, ops_all, files = sides(src)
     if not files:
-        print("check_iam: no S3 sources found under sidecar/", file=sys.stderr)
+        print("check_iam: no S3 sources found under lib/s3/", file=sys.stderr)
         return 1
     for op in sorted(ops_all):
         print(f"  code uses {op} -> {OP_ACTION[op]} ({ops_all[op][0]})")

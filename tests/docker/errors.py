@@ -27,7 +27,8 @@ CALL = re.compile(r"\b(log_error|log_warn)\s*\(|"
 STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 FMT = re.compile(r"%[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|z|j|t|L)?[diouxXeEfgGcspn]"
                  r"|%\"\s*PRI\w+\s*\"")
-SOURCES = ("shim", "sidecar", "sidecar/s3", "common")
+SOURCES = ("shim", "sidecar", "sidecar/dest", "sidecar/idle", "pull", "cli",
+           "lib/common", "lib/core", "lib/s3")
 
 
 def literals_after(text, pos):

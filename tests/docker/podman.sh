@@ -1,5 +1,5 @@
 # Sourced by the docker tests and the demo: the verified podman recipe
-# (/work/shared/CONTAINERS.md, docs/operations.md "Running the images with podman").
+# (docs/operations.md, "Running the images with podman").
 #  1. the default ulimits exceed this machine's hard limit -> default_ulimits = []
 #  2. crun refuses the hybrid cgroup layout -> runc
 #  3. host network: no CNI setup, loopback servers reachable

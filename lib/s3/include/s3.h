@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The S3 client used by the s3:// destination (watch/push) and by `covship
- * pull`. Requests are signed with our own SigV4 (sigv4.h); libcurl is only
- * the transport. Every call retries transient failures itself (standard-mode
+ * pull`: the only header of lib/s3 that code outside it includes. Requests
+ * are signed with our own SigV4; libcurl is only the transport. Every call retries transient failures itself (standard-mode
  * semantics, retry.h) and writes one line, naming the S3 error code and
  * message and never a secret, to err on failure.
  *
@@ -18,7 +18,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct dest_options;
+/* What the command line says about the endpoint; unset strings are NULL
+ * (or ""), and s3_config_resolve() falls back to the AWS variables. */
+struct s3_options {
+	const char *endpoint;  /* --endpoint */
+	const char *region;    /* --region */
+	const char *ca_bundle; /* --ca-bundle */
+	bool insecure;         /* --insecure */
+	bool path_style;       /* --path-style (else virtual-hosted when possible) */
+};
 
 enum {
 	S3_OK = 0,
@@ -55,7 +63,7 @@ struct s3_config {
  * docs/s3.md): COVSHIP_S3_MAX_ATTEMPTS, COVSHIP_S3_RETRY_BASE_MS,
  * COVSHIP_S3_RETRY_CAP_MS, COVSHIP_S3_TIMEOUT_S, COVSHIP_S3_MULTIPART_THRESHOLD,
  * COVSHIP_S3_PART_SIZE, COVSHIP_S3_PARALLEL_BUNDLES. Returns 0 or -1 with a one-line message. */
-int s3_config_resolve(struct s3_config *cfg, const struct dest_options *opts, char *err,
+int s3_config_resolve(struct s3_config *cfg, const struct s3_options *opts, char *err,
 		      size_t errlen);
 
 /* s3://bucket[/prefix] → bucket and prefix (prefix may be "", has no leading

@@ -73,7 +73,7 @@ def unique_prefix(name):
 
 
 class FaultProxy:
-    """tests/s3/faultproxy.py in front of the fixture's radosgw."""
+    """tests/lib/s3/faultproxy.py in front of the fixture's radosgw."""
 
     def __init__(self, env, rules, workdir, tls=None):
         self.portfile = os.path.join(workdir, "proxy.port.%s" % uuid.uuid4().hex[:6])

@@ -61,8 +61,8 @@ static int deliver(char **argv)
 	char err[1024] = "";
 	enum dest_result r;
 
-	o.ca_bundle = getenv("S3TOOL_CA_BUNDLE");
-	o.insecure = getenv("S3TOOL_INSECURE") != NULL;
+	o.s3.ca_bundle = getenv("S3TOOL_CA_BUNDLE");
+	o.s3.insecure = getenv("S3TOOL_INSECURE") != NULL;
 	if (dest_s3_open(argv[2], &o, &d, err, sizeof(err))) {
 		fprintf(stderr, "s3tool: %s\n", err);
 		return 2;
@@ -125,8 +125,8 @@ static int delivermany(char **argv)
 	long n = read_list(argv[5], &items), i;
 	int parallel = atoi(argv[4]), worst = DEST_OK;
 
-	o.ca_bundle = getenv("S3TOOL_CA_BUNDLE");
-	o.insecure = getenv("S3TOOL_INSECURE") != NULL;
+	o.s3.ca_bundle = getenv("S3TOOL_CA_BUNDLE");
+	o.s3.insecure = getenv("S3TOOL_INSECURE") != NULL;
 	if (n < 0)
 		return 2;
 	if (dest_s3_open(argv[2], &o, &d, err, sizeof(err))) {
@@ -208,8 +208,8 @@ int main(int argc, char **argv)
 		return deliver(argv);
 	if (strcmp(argv[1], "delivermany") == 0 && argc == 6)
 		return delivermany(argv);
-	struct dest_options o = { .ca_bundle = getenv("S3TOOL_CA_BUNDLE"),
-				  .insecure = getenv("S3TOOL_INSECURE") != NULL };
+	struct s3_options o = { .ca_bundle = getenv("S3TOOL_CA_BUNDLE"),
+				.insecure = getenv("S3TOOL_INSECURE") != NULL };
 
 	if (s3_config_resolve(&cfg, &o, err, sizeof(err)) ||
 	    !(c = s3_client_new(&cfg, err, sizeof(err)))) {

@@ -10,10 +10,9 @@
 
 #include <cmocka.h>
 
-#include "dest.h"
 #include "retry.h"
 #include "s3.h"
-#include "s3_internal.h"
+#include "upload.h"
 #include "s3xml.h"
 
 static void test_error_doc(void **state)
@@ -156,7 +155,7 @@ static void clear_env(void)
 
 static void test_config_resolve(void **state)
 {
-	struct dest_options o = { 0 };
+	struct s3_options o = { 0 };
 	struct s3_config c;
 	char err[256];
 
