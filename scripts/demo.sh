@@ -68,25 +68,30 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A base port with PORT..PORT+31 free (radosgw, its monitor and OSD).
+# A base port with PORT..PORT+31 free (radosgw, its monitor and OSD), below
+# the kernel's ephemeral range (32768-60999): after a test run with many
+# connections, ports in TIME_WAIT there could leave no 32 free in a row.
+# SO_REUSEADDR as the servers bind: a TIME_WAIT port is free for them.
 S3PORT=$($PY - <<'PYEOF'
 import random, socket
 def free(p):
     s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.0.1", p)); return True
     except OSError:
         return False
     finally:
         s.close()
-for _ in range(50):
-    base = random.randrange(40000, 60000, 32)
+for _ in range(200):
+    base = random.randrange(10016, 20000, 32)
     if all(free(p) for p in range(base, base + 32)):
         print(base); break
 PYEOF
 )
 APPPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
+[ -n "$S3PORT" ] || die "no 32 free ports in a row below 20000 for radosgw"
 say "starting a local S3 (Ceph radosgw) on 127.0.0.1:$S3PORT"
 scripts/s3server.sh start "$TMP/s3" "$S3PORT" "$BUCKET" >/dev/null
 set -a
