@@ -42,17 +42,33 @@ static int setup_archive_last(struct builder *b, const struct bundle_params *bp)
 	return tw_open(&b->a, bp, false, &b->sink, b->err, b->errlen);
 }
 
-static void note_done(struct builder *b, const struct plan_file *pf, uint64_t size)
+/* pf's entry (data, sha256 in b->done[b->ndone]) is in the bundle: it goes
+ * into the manifest and into the plan's written set, the one list the
+ * clean-up may remove sources from (ship.c: remove_if_delivered). */
+static void note_done(struct builder *b, struct plan_file *pf, uint64_t size)
 {
 	struct manifest_file *mf = &b->done[b->ndone++];
 
 	mf->path = pf->path;
 	mf->path_len = pf->len;
 	mf->size = size;
+	pf->written = true;
+	memcpy(pf->sha256, mf->sha256, sizeof(pf->sha256));
 }
 
-/* 1 = added, 0 = skipped (logged), <0 = the bundle failed */
-static int add_file(struct builder *b, int rootfd, const struct plan_file *pf)
+/* A planned file open_regular() refused with -fd that is neither gone nor
+ * changed: it cannot be read (EACCES, EPERM, EIO, ...). It is left out of
+ * the bundle, so it is never removed, and ship.c logs it once (the fix
+ * depends on who may read it) and retries it in a later bundle. */
+static bool unreadable(int fd)
+{
+	return fd != -ENOENT && fd != -ENOTDIR && fd != -ELOOP && fd != -EINVAL &&
+	       fd != -EMFILE && fd != -ENFILE && fd != -ENOMEM;
+}
+
+/* 1 = added, 0 = skipped (logged, or pf->unread for ship.c to log), <0 = the
+ * bundle failed */
+static int add_file(struct builder *b, int rootfd, struct plan_file *pf)
 {
 	struct manifest_file *mf = &b->done[b->ndone];
 	struct archive_entry *entry;
@@ -61,9 +77,13 @@ static int add_file(struct builder *b, int rootfd, const struct plan_file *pf)
 	int fd, e, r;
 
 	fd = open_regular(rootfd, pf->path, &st);
+	if (fd < 0 && unreadable(fd)) {
+		pf->unread = -fd;
+		return 0;
+	}
 	if (fd < 0) {
 		log_warn("bundle: leaving out %s: %s", pf->path,
-			 fd == -ENOENT ? "it vanished" :
+			 (fd == -ENOENT || fd == -ENOTDIR) ? "it vanished" :
 			 (fd == -ELOOP || fd == -EINVAL) ? "no longer a regular file" :
 							   strerror(-fd));
 		return fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM ? fd : 0;
@@ -160,7 +180,7 @@ static int copy_member(struct builder *b, int logfd, const struct stage_entry *s
  * copied now unless the output is the stage log itself), then one member
  * with every other planned file, the manifest and the end of the archive.
  */
-static int write_entries(struct builder *b, const struct bundle_params *bp, const struct plan *p,
+static int write_entries(struct builder *b, const struct bundle_params *bp, struct plan *p,
 			 const struct stage_entry **used, int copy_from)
 {
 	size_t i;
@@ -345,10 +365,46 @@ static int check_proofs(struct builder *b, struct stage *st, const struct plan *
 	return 0;
 }
 
-static int build_once(const struct bundle_params *bp, const char *spool_dir, const struct plan *p,
+/*
+ * The written set, durable before the bundle has a name: p is rewritten
+ * with which files went in (files[].written, their SHA-256: the manifest's
+ * list) and p->bundled, by the same unsynced write as a new plan, so the
+ * fsync group that follows makes it durable together with the bundle's
+ * data. A named bundle thus always has its written set on disk, and every
+ * clean-up, also one after a crash and restart, removes only those files.
+ * Keeping it in the plan (not only in the manifest inside the compressed
+ * bundle) spares the clean-up reading the whole bundle back.
+ */
+static int record_written(struct builder *b, struct spool *sp, struct plan *p)
+{
+	int e;
+
+	p->bundled = true;
+	e = spool_plan_create(sp, p);
+	if (e < 0)
+		snprintf(b->err, b->errlen, "bundle: cannot record in the plan which files went "
+			 "into %s: %s", p->bundle, strerror(-e));
+	return e;
+}
+
+/* Forget what an earlier build of p wrote or could not read. */
+static void reset_written(struct plan *p)
+{
+	size_t i;
+
+	p->bundled = false;
+	for (i = 0; i < p->nfiles; i++) {
+		p->files[i].written = false;
+		p->files[i].sha256[0] = '\0';
+		p->files[i].unread = 0;
+	}
+}
+
+static int build_once(const struct bundle_params *bp, struct spool *sp, struct plan *p,
 		      struct stage *stage, char sha256[65], size_t *nwritten, char *err,
 		      size_t errlen, bool *stale)
 {
+	const char *spool_dir = sp->dir;
 	struct builder b = { .sink = { -1, 0, NULL }, .err = err, .errlen = errlen };
 	const struct stage_entry **used = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -359,6 +415,7 @@ static int build_once(const struct bundle_params *bp, const char *spool_dir, con
 
 	err[0] = '\0';
 	*stale = false;
+	reset_written(p);
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%ld", spool_dir, p->bundle, (long)getpid()) >=
 		    (int)sizeof(tmp) ||
 	    snprintf(dst, sizeof(dst), "%s/%s", spool_dir, p->bundle) >= (int)sizeof(dst) ||
@@ -383,6 +440,8 @@ static int build_once(const struct bundle_params *bp, const char *spool_dir, con
 		goto out;
 	}
 	e = write_entries(&b, bp, p, used, used && !whole_log ? stage->logfd : -1);
+	if (!e)
+		e = record_written(&b, sp, p);
 	if (!e) {
 		e = sync_output(&b, spool_dir, plan);
 		if (e)
@@ -435,12 +494,12 @@ out:
 	return e;
 }
 
-int bundle_build(const struct bundle_params *bp, const char *spool_dir, const struct plan *p,
+int bundle_build(const struct bundle_params *bp, struct spool *sp, struct plan *p,
 		 struct stage *stage, char sha256[65], size_t *nwritten, char *err,
 		 size_t errlen)
 {
 	bool stale;
-	int e = build_once(bp, spool_dir, p, stage, sha256, nwritten, err, errlen, &stale);
+	int e = build_once(bp, sp, p, stage, sha256, nwritten, err, errlen, &stale);
 
 	/* A staged file found changed by the re-hash that ran while the bundle
 	 * was written (rare: rewritten with the same size, inode and mtime):
@@ -448,6 +507,6 @@ int bundle_build(const struct bundle_params *bp, const char *spool_dir, const st
 	 * dropped, and the bundle is written again, the file compressed afresh
 	 * (the other members are proven by then: no second proof, no loop). */
 	if (e && stale)
-		e = build_once(bp, spool_dir, p, stage, sha256, nwritten, err, errlen, &stale);
+		e = build_once(bp, sp, p, stage, sha256, nwritten, err, errlen, &stale);
 	return e;
 }

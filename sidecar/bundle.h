@@ -16,9 +16,13 @@
 
 struct stage;
 
-/* Writes spool_dir/p->bundle. Planned files that vanished or changed since
+/* Writes sp->dir/p->bundle. Planned files that vanished or changed since
  * they were planned are left out (logged; a changed one stays in place for
- * a later bundle). On success, sha256 holds the bundle's digest and
+ * a later bundle); one that cannot be read is left out with its errno in
+ * files[].unread (not logged: the caller does). Before the bundle has its
+ * name, p is rewritten in the spool with its written set (files[].written
+ * and sha256, p->bundled: exactly the manifest's list), made durable with
+ * the bundle's data. On success, sha256 holds the bundle's digest and
  * *nwritten the number of coverage files in it. Returns 0, or -errno with
  * one line in err (ENOSPC and friends: nothing is left behind, retry later).
  *
@@ -27,7 +31,7 @@ struct stage;
  * last member written as without a stage (the other files, the manifest,
  * the end-of-archive blocks). Without staged members the bytes are those of
  * a single writer, as they always were. */
-int bundle_build(const struct bundle_params *bp, const char *spool_dir, const struct plan *p,
+int bundle_build(const struct bundle_params *bp, struct spool *sp, struct plan *p,
 		 struct stage *stage, char sha256[65], size_t *nwritten, char *err,
 		 size_t errlen);
 

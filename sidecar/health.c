@@ -2,7 +2,8 @@
 /*
  * Healthy = a watcher holds the spool's lock (so it is alive: a flock dies
  * with its process, unlike a pid that can be reused) and its status.json
- * does not say a delivery failed permanently.
+ * says neither that a delivery failed permanently ("failed") nor that a
+ * coverage file cannot be read ("degraded").
  */
 #include "health.h"
 
@@ -71,6 +72,12 @@ static int check(const char *spool)
 		rc = 1;
 	} else if (!strcmp(state->valuestring, "failed")) {
 		printf("unhealthy: a delivery failed permanently: %s\n",
+		       cJSON_IsString(err) ? err->valuestring : "see the watcher's log");
+		rc = 1;
+	} else if (!strcmp(state->valuestring, "degraded")) {
+		/* coverage the sidecar cannot read is never delivered until a
+		 * human fixes the permissions: as unhealthy as a failed delivery */
+		printf("unhealthy: degraded: %s\n",
 		       cJSON_IsString(err) ? err->valuestring : "see the watcher's log");
 		rc = 1;
 	} else {

@@ -57,6 +57,20 @@ bool pathset_contains(struct pathset *s, const char *path, const struct file_id 
 	return false;
 }
 
+void pathset_filter(struct pathset *s, bool (*keep)(const struct pathset_item *, void *),
+		    void *ctx)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n; i++) {
+		if (keep(&s->v[i], ctx))
+			s->v[n++] = s->v[i]; /* in order: a sorted set stays sorted */
+		else
+			free(s->v[i].path);
+	}
+	s->n = n;
+}
+
 void pathset_clear(struct pathset *s)
 {
 	size_t i;

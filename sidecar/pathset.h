@@ -23,6 +23,10 @@ struct pathset {
 int pathset_add(struct pathset *s, const char *path, const struct file_id *id);
 /* id NULL: match by path only. */
 bool pathset_contains(struct pathset *s, const char *path, const struct file_id *id);
+/* Keep only the items keep(item, ctx) says true for (the others are
+ * freed); their order is kept. */
+void pathset_filter(struct pathset *s, bool (*keep)(const struct pathset_item *, void *),
+		    void *ctx);
 void pathset_clear(struct pathset *s);
 
 #endif

@@ -51,6 +51,7 @@ int cmd_push(int argc, char **argv)
 	char run_id[RUNID_LEN + 1];
 	enum dest_result r = DEST_RETRY;
 	long pending;
+	size_t unread;
 	int attempt, rc;
 
 	rc = options_load(OPTIONS_PUSH, argc, argv, &o);
@@ -79,6 +80,13 @@ int cmd_push(int argc, char **argv)
 		log_error("%ld bundle(s) left in the spool %s (last error: %s); run push again "
 			  "or start watch to deliver them", pending, o.spool,
 			  sh.last_error[0] ? sh.last_error : "unknown");
+		rc = 1;
+	}
+	unread = ship_unreadable_left(&sh);
+	if (unread) {
+		/* each was named with the fix when it was tried: not again here */
+		log_error("%zu coverage file(s) in %s could not be read and stay there; fix "
+			  "their permissions and run push again", unread, o.dir);
 		rc = 1;
 	}
 	shipper_close(&sh);

@@ -100,6 +100,7 @@ void shipper_close(struct shipper *sh)
 	metadata_free(&sh->md);
 	scanner_free(&sh->scanner);
 	pathset_clear(&sh->shipped);
+	pathset_clear(&sh->unreadable);
 	if (sh->rootfd >= 0)
 		close(sh->rootfd);
 	sh->rootfd = -1;
@@ -108,8 +109,13 @@ void shipper_close(struct shipper *sh)
 void ship_status(struct shipper *sh, const char *state)
 {
 	long pending = spool_pending(&sh->spool);
-	int e = spool_status_write(&sh->spool, sh->failed ? "failed" : state,
-				   sh->last_error[0] ? sh->last_error : NULL, pending);
+	/* a file that cannot be read needs a human (umask, uid), like a
+	 * permanent failure; stopped states are unhealthy anyway */
+	bool degraded = !sh->failed && (!strcmp(state, "ok") || !strcmp(state, "retrying")) &&
+			ship_unreadable_left(sh) > 0;
+	const char *msg = degraded ? sh->unreadable_msg : sh->last_error;
+	int e = spool_status_write(&sh->spool, sh->failed ? "failed" : degraded ? "degraded" : state,
+				   msg[0] ? msg : NULL, pending);
 
 	if (e < 0)
 		log_warn("spool: cannot write status.json: %s", strerror(-e));
@@ -126,7 +132,61 @@ static bool same_dir(const char *a, const char *b)
 	return la == lb && !memcmp(a, b, la);
 }
 
-/* Remove the delivered sources (unless --keep-sources), then fsync each
+/*
+ * THE DELETION RULE (docs/sidecar.md), enforced here and nowhere else: a
+ * source file is removed only when its bytes are in a bundle that the
+ * destination confirmed. That is: the destination confirmed p's bundle
+ * (p->delivered); p records which files that bundle holds (p->bundled:
+ * bundle_build rewrote the plan with them, durably, before the bundle had
+ * a name, so this holds after a crash and restart too); this file is one
+ * of them (files[k].written: its manifest entry, path, identity and
+ * SHA-256, was written into the bundle); and the file still has that
+ * identity (unlink_if_same). What the plan intended is never enough: a
+ * file left out because it vanished, changed or could not be read stays.
+ * (An empty plan is "delivered" without a destination: it wrote nothing,
+ * so nothing goes.) With --keep-sources nothing is removed: a written file
+ * is remembered as delivered instead, so it is not bundled again.
+ *
+ * Returns 1 removed (or remembered), 0 kept (not in the bundle), -ESTALE
+ * kept (it changed after it was bundled), other -errno.
+ */
+static int remove_if_delivered(struct shipper *sh, const struct plan *p, size_t k)
+{
+	const struct plan_file *f = &p->files[k];
+	int e;
+
+	if (p->delivered && !p->bundled && k == 0)
+		log_warn("clean-up of %s: its plan does not say which files went into the bundle "
+			 "(written by an older covship); its %zu source(s) are kept and delivered "
+			 "again", p->bundle, p->nfiles);
+	if (!p->delivered || !p->bundled || !f->written)
+		return 0;
+	if (sh->o->keep_sources)
+		return pathset_add(&sh->shipped, f->path, &f->id) < 0 ? -ENOMEM : 1;
+	e = unlink_if_same(sh->rootfd, f->path, &f->id);
+	return e < 0 ? e : 1;
+}
+
+/* Log what remove_if_delivered() returned for f, when it is worth a line. */
+static void note_removal(const char *f, int e)
+{
+	if (e == -ESTALE)
+		log_info("kept %s: it changed after it was bundled", f);
+	else if (e < 0)
+		log_warn("cannot remove delivered %s: %s", f, strerror(-e));
+}
+
+/* How many files p's bundle holds (for the "delivered" line). */
+static size_t nwritten(const struct plan *p)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->nfiles; i++)
+		n += p->files[i].written;
+	return n;
+}
+
+/* Remove the delivered sources (remove_if_delivered), then fsync each
  * directory once: the removals must be durable before the plan goes, or a
  * crash could bring a delivered file back and ship it twice. */
 static int remove_sources(struct shipper *sh, const struct plan *p)
@@ -135,16 +195,10 @@ static int remove_sources(struct shipper *sh, const struct plan *p)
 	int e;
 
 	for (i = 0; i < p->nfiles; i++) {
-		if (sh->o->keep_sources) {
-			if (pathset_add(&sh->shipped, p->files[i].path, &p->files[i].id) < 0)
-				return -ENOMEM;
-			continue;
-		}
-		e = unlink_if_same(sh->rootfd, p->files[i].path, &p->files[i].id);
-		if (e == -ESTALE)
-			log_info("kept %s: it changed after it was bundled", p->files[i].path);
-		else if (e < 0)
-			log_warn("cannot remove delivered %s: %s", p->files[i].path, strerror(-e));
+		e = remove_if_delivered(sh, p, i);
+		if (e == -ENOMEM && sh->o->keep_sources)
+			return e;
+		note_removal(p->files[i].path, e);
 		if (i + 1 == p->nfiles || !same_dir(p->files[i].path, p->files[i + 1].path)) {
 			e = fsync_parent(sh->rootfd, p->files[i].path);
 			if (e < 0)
@@ -173,10 +227,102 @@ static void remember_error(struct shipper *sh, const char *msg)
 	snprintf(sh->last_error, sizeof(sh->last_error), "%s", msg);
 }
 
+/* lstat relpath below the volume without following a link. 0 or -errno. */
+static int stat_source(int rootfd, const char *relpath, struct stat *st)
+{
+	const char *name;
+	int dfd = open_parent(rootfd, relpath, &name), e = 0;
+
+	if (dfd < 0)
+		return dfd;
+	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		e = -errno;
+	close(dfd);
+	return e;
+}
+
+/* Is the file an item names still there, as it was (same identity)? When
+ * it cannot be looked at, it is taken to be. */
+static bool still_there(const struct pathset_item *it, void *ctx)
+{
+	struct file_id now;
+	struct stat st;
+	int e = stat_source(*(int *)ctx, it->path, &st);
+
+	if (e == -ENOENT || e == -ENOTDIR)
+		return false;
+	if (e < 0)
+		return true;
+	file_id_from_stat(&st, &now);
+	return S_ISREG(st.st_mode) && file_id_equal(&now, &it->id);
+}
+
+/* pathset_filter: keep the items not named ctx. */
+static bool other_path(const struct pathset_item *it, void *ctx)
+{
+	return strcmp(it->path, ctx) != 0;
+}
+
+size_t ship_unreadable_left(struct shipper *sh)
+{
+	if (sh->unreadable.n)
+		pathset_filter(&sh->unreadable, still_there, &sh->rootfd);
+	return sh->unreadable.n;
+}
+
+bool ship_is_unreadable(struct shipper *sh, const struct scan_file *f)
+{
+	return pathset_contains(&sh->unreadable, f->path, &f->id);
+}
+
+/*
+ * After p's bundle was built: one error line per file it could not read
+ * (files[].unread), naming the file, its mode and owner, the reason and
+ * the fix. Such a file stays in the volume (remove_if_delivered: it is not
+ * in the bundle), is planned again in a later bundle, and is remembered
+ * until it is read or gone, for status.json and the exit status. A file
+ * written into a bundle is readable again: forgotten.
+ */
+static void note_unreadable(struct shipper *sh, const struct plan *p)
+{
+	char err[512], who[96];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < p->nfiles; i++) {
+		const struct plan_file *f = &p->files[i];
+
+		if (f->written && sh->unreadable.n)
+			pathset_filter(&sh->unreadable, other_path, f->path);
+		if (!f->unread)
+			continue;
+		if (stat_source(sh->rootfd, f->path, &st) == 0)
+			snprintf(who, sizeof(who), "mode %04o, uid %lu, gid %lu",
+				 (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid,
+				 (unsigned long)st.st_gid);
+		else
+			snprintf(who, sizeof(who), "a directory above it cannot be searched");
+		if (f->unread == EACCES || f->unread == EPERM)
+			snprintf(err, sizeof(err), "the sidecar cannot read %s (%s): %s; run the app "
+				 "with umask 022 (or 002 and a shared group) or give the sidecar the "
+				 "app's uid/gid; the file stays and is retried", f->path, who,
+				 strerror(f->unread));
+		else
+			snprintf(err, sizeof(err), "the sidecar cannot read %s (%s): %s; check the "
+				 "volume; the file stays and is retried", f->path, who,
+				 strerror(f->unread));
+		log_error("%s", err);
+		memcpy(sh->unreadable_msg, err, sizeof(err));
+		if (!pathset_contains(&sh->unreadable, f->path, &f->id) &&
+		    pathset_add(&sh->unreadable, f->path, &f->id) < 0)
+			log_error("out of memory");
+	}
+}
+
 /* Make sure the spooled bundle of p exists; its SHA-256 in sha, or "" for
  * a bundle that exists already when !need_sha (the destination hashes it
  * while sending it: reading it twice would only cost time). */
-static enum dest_result ensure_bundle(struct shipper *sh, const struct plan *p, const char *path,
+static enum dest_result ensure_bundle(struct shipper *sh, struct plan *p, const char *path,
 				      bool need_sha, char sha[65], bool *empty)
 {
 	char err[512];
@@ -196,12 +342,13 @@ static enum dest_result ensure_bundle(struct shipper *sh, const struct plan *p, 
 		log_error("%s; keeping it, retrying later", err);
 		return DEST_RETRY;
 	}
-	e = bundle_build(&sh->bp, sh->spool.dir, p, sh->stage, sha, &n, err, sizeof(err));
+	e = bundle_build(&sh->bp, &sh->spool, p, sh->stage, sha, &n, err, sizeof(err));
 	if (e < 0) {
 		remember_error(sh, err);
 		log_error("%s; sources and spool left intact, retrying later", err);
 		return DEST_RETRY;
 	}
+	note_unreadable(sh, p);
 	*empty = n == 0 && !p->marker;
 	return DEST_OK;
 }
@@ -225,8 +372,9 @@ static enum dest_result ship_prepare(struct shipper *sh, struct plan *p, char *p
 	if (r != DEST_OK)
 		return r;
 	if (empty) {
-		log_info("bundle %s: every planned file vanished or changed; dropped", p->bundle);
-		p->delivered = true; /* nothing to deliver */
+		log_info("bundle %s: nothing to send (every planned file vanished, changed or could "
+			 "not be read); plan dropped, the files it could not read stay", p->bundle);
+		p->delivered = true; /* nothing to deliver, and nothing written to remove */
 		return DEST_OK;
 	}
 	*deliver = true;
@@ -249,7 +397,7 @@ static enum dest_result ship_delivered(struct shipper *sh, struct plan *p, enum 
 			sh->failed = true;
 		return r;
 	}
-	log_info("delivered %s (%zu files) as %s", p->bundle, p->nfiles, p->key);
+	log_info("delivered %s (%zu files) as %s", p->bundle, nwritten(p), p->key);
 	p->delivered = true;
 	e = spool_plan_write(&sh->spool, p);
 	if (e < 0) {
@@ -410,8 +558,9 @@ static void finish_group(struct shipper *sh, struct ship_job **g, size_t n)
 			size_t d;
 			int u;
 
+			u = remove_if_delivered(sh, p, k);
 			if (sh->o->keep_sources) {
-				if (pathset_add(&sh->shipped, f, &p->files[k].id) < 0) {
+				if (u == -ENOMEM) {
 					log_warn("spool: clean-up after %s: %s; will finish later",
 						 p->bundle, strerror(ENOMEM));
 					g[i]->r = DEST_RETRY;
@@ -419,11 +568,7 @@ static void finish_group(struct shipper *sh, struct ship_job **g, size_t n)
 				}
 				continue;
 			}
-			u = unlink_if_same(sh->rootfd, f, &p->files[k].id);
-			if (u == -ESTALE)
-				log_info("kept %s: it changed after it was bundled", f);
-			else if (u < 0)
-				log_warn("cannot remove delivered %s: %s", f, strerror(-u));
+			note_removal(f, u);
 			crash_point();
 			for (d = 0; d < ndirs && !same_dir(dirs[d], f); d++)
 				;
@@ -569,7 +714,7 @@ static void ship_item_done(void *ctx, size_t i)
 			  it->err, it->result == DEST_RETRY ? ", retrying later" : "");
 		return;
 	}
-	log_info("delivered %s (%zu files) as %s", j->p->bundle, j->p->nfiles, j->p->key);
+	log_info("delivered %s (%zu files) as %s", j->p->bundle, nwritten(j->p), j->p->key);
 	j->mark = true;
 	finisher_queue(f, j);
 }

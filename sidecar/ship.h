@@ -28,6 +28,8 @@ struct shipper {
 	struct metadata md;
 	struct bundle_params bp;
 	struct pathset shipped; /* --keep-sources: delivered (path, identity) pairs */
+	struct pathset unreadable; /* left out of a bundle, could not be read (ship.c) */
+	char unreadable_msg[512];  /* the last one's error line, for status.json */
 	struct stage *stage;    /* members compressed ahead (watch, marker rule), or NULL */
 	bool failed;            /* a delivery failed permanently: health says so */
 	char last_error[512];
@@ -60,7 +62,18 @@ enum dest_result ship_files(struct shipper *sh, const char *run_id, const cJSON 
 /* Matching files in the volume that are in no plan and were not delivered. */
 int ship_unclaimed(struct shipper *sh, struct filelist *out);
 
-/* Update status.json for `covship health`. */
+/* Update status.json for `covship health`: state, or "failed" after a
+ * permanent failure, or "degraded" ("ok"/"retrying" only) while a file that
+ * could not be read is left. */
 void ship_status(struct shipper *sh, const char *state);
+
+/* How many files a bundle left out because they could not be read (each
+ * logged with the fix) are still in the volume as they were: they are
+ * retried in later bundles, and while one is left the watcher is degraded
+ * and a drain or a push ends with exit 1. Forgets the others. */
+size_t ship_unreadable_left(struct shipper *sh);
+
+/* Is this unclaimed file one that could not be read? */
+bool ship_is_unreadable(struct shipper *sh, const struct scan_file *f);
 
 #endif

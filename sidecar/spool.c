@@ -274,6 +274,9 @@ static cJSON *plan_to_json(const struct plan *p)
 	cJSON_AddStringToObject(root, "key", p->key);
 	cJSON_AddStringToObject(root, "created", p->created);
 	cJSON_AddBoolToObject(root, "delivered", p->delivered);
+	/* the written set: which files went into the bundle (the manifest's
+	 * list), so that a restart's clean-up removes only those */
+	cJSON_AddBoolToObject(root, "bundled", p->bundled);
 	cJSON_AddItemToObject(root, "marker",
 			      p->marker ? cJSON_Duplicate(p->marker, 1) : cJSON_CreateNull());
 	files = cJSON_AddArrayToObject(root, "files");
@@ -295,6 +298,8 @@ static cJSON *plan_to_json(const struct plan *p)
 			snprintf(num, sizeof(num), "%lld", (long long)p->files[i].id.mtime_ns);
 			cJSON_AddStringToObject(o, "mtime_ns", num);
 		}
+		if (p->bundled && p->files[i].written)
+			cJSON_AddStringToObject(o, "sha256", p->files[i].sha256);
 	}
 	return root;
 }
@@ -434,11 +439,18 @@ static const char *jstr(const cJSON *o, const char *k)
 static int plan_file_from_json(const cJSON *o, struct plan_file *f)
 {
 	const cJSON *size = cJSON_GetObjectItemCaseSensitive(o, "size");
-	const char *ino = jstr(o, "ino"), *mt = jstr(o, "mtime_ns");
+	const char *ino = jstr(o, "ino"), *mt = jstr(o, "mtime_ns"), *sha = jstr(o, "sha256");
 
 	f->path = manifest_get_path(o, &f->len);
 	if (!f->path || !cJSON_IsNumber(size) || !ino || !mt)
 		return -1;
+	/* a written set we cannot read whole is no written set: not a plan */
+	if (cJSON_GetObjectItemCaseSensitive(o, "sha256") && (!sha || strlen(sha) != 64))
+		return -1;
+	if (sha) {
+		memcpy(f->sha256, sha, 65);
+		f->written = true;
+	}
 	f->id.size = (uint64_t)size->valuedouble;
 	f->id.ino = strtoull(ino, NULL, 10);
 	f->id.mtime_ns = strtoll(mt, NULL, 10);
@@ -466,6 +478,8 @@ static int plan_from_json(const cJSON *root, struct plan *p)
 	strcpy(p->created, created);
 	p->key = strdup(key);
 	p->delivered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "delivered"));
+	/* absent (a plan of an older covship): nothing is known to be written */
+	p->bundled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "bundled"));
 	if (cJSON_IsObject(marker))
 		p->marker = cJSON_Duplicate(marker, 1);
 	p->nfiles = (size_t)cJSON_GetArraySize(files);

@@ -5,7 +5,8 @@
  *   lock                      flock: one covship per spool
  *   status.json               last delivery state, read by `covship health`
  *   seq-<run_id>              next sequence number of that run (>= every removed plan's + 1)
- *   <run_id>-<seq>.plan.json  which files go into bundle <seq> (written first)
+ *   <run_id>-<seq>.plan.json  which files go into bundle <seq> (written first), and
+ *                             which of them went in (rewritten by bundle_build)
  *   <run_id>-<seq>.tar.gz     the bundle (tmp + fsync + rename)
  *   stage/                    members compressed ahead (stage.h), a cache
  *
@@ -28,6 +29,9 @@ struct plan_file {
 	char *path; /* relative to the coverage directory */
 	size_t len;
 	struct file_id id;
+	bool written;    /* in the bundle: its manifest entry (path, id, sha256) was written */
+	char sha256[65]; /* of the bytes written, when written */
+	int unread;      /* errno of a failed read (left out; never persisted), else 0 */
 };
 
 struct plan {
@@ -40,6 +44,8 @@ struct plan {
 	cJSON *marker;   /* done.json of the run, or NULL */
 	struct plan_file *files;
 	size_t nfiles;
+	bool bundled;    /* files[].written is recorded (bundle_build); false: nothing is known
+			  * to be in the bundle, so no source may go (ship.c: the deletion rule) */
 };
 
 void plan_free(struct plan *p);
@@ -64,7 +70,8 @@ int spool_alloc_seq(struct spool *sp, const char *run_id, unsigned long *seq);
 int spool_plan_write(struct spool *sp, const struct plan *p);
 /* Path of p's plan file in the spool directory dir. */
 int spool_plan_path(const char *dir, const struct plan *p, char *buf, size_t len);
-/* A new plan: written under a temporary name and renamed, with no fsync:
+/* A new plan, or (bundle_build) the plan with the written set of a bundle
+ * not named yet: written under a temporary name and renamed, with no fsync:
  * bundle_build() fsyncs its data and the spool directory (its name) at
  * once with the bundle's data, before the bundle gets its own name (one
  * wait for the disk less before delivery). Until then nothing depends on

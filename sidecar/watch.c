@@ -46,6 +46,7 @@ struct watcher {
 	bool draining;
 	int64_t drain_deadline;
 	int64_t retry_at;      /* 0: nothing to retry */
+	bool retry_unreadable; /* scheduled only for files that could not be read */
 	unsigned backoff_s;
 	int64_t next_snapshot; /* 0: snapshot mode off */
 	int64_t start_mono;
@@ -242,21 +243,25 @@ static void set_marker_shipped(struct watcher *w, const char *run_id)
 		log_warn("spool: cannot record the marker of %s: %s", run_id, strerror(-e));
 }
 
-/* After any attempt: while bundles wait in the spool a retry stays
- * scheduled (doubling up to --retry-max), whatever the last step did. */
+/* After any attempt: while bundles wait in the spool, or files that could
+ * not be read wait in the volume, a retry stays scheduled (doubling up to
+ * --retry-max), whatever the last step did. */
 static void note_result(struct watcher *w, enum dest_result r)
 {
 	long pending = spool_pending(&w->sh.spool);
 
 	w->idle_check = true;
-	if (r == DEST_OK && pending == 0) {
+	if (r == DEST_OK && pending == 0)
+		w->sh.failed = false; /* nothing failed is left */
+	w->retry_unreadable = r == DEST_OK && pending == 0 && ship_unreadable_left(&w->sh);
+	if (r == DEST_OK && pending == 0 && !w->retry_unreadable) {
 		w->backoff_s = 0;
 		w->retry_at = 0;
-		w->sh.failed = false; /* nothing failed is left */
 		ship_status(&w->sh, "ok");
 		return;
 	}
-	if (r == DEST_RETRY || !w->retry_at) {
+	/* each attempt at an unreadable file schedules the next one, further out */
+	if (r == DEST_RETRY || !w->retry_at || w->retry_unreadable) {
 		w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 1;
 		if (w->backoff_s > w->o.retry_max)
 			w->backoff_s = w->o.retry_max ? w->o.retry_max : 1;
@@ -390,6 +395,29 @@ static int poll_timeout(struct watcher *w)
 	return due - t > INT_MAX ? INT_MAX : (int)(due - t);
 }
 
+/* Say which coverage files stay in the volume: those that could not be
+ * read (each was named with the fix when it was tried) and those that
+ * never became final. Returns 1 when there are any. */
+static int report_left(struct watcher *w, const struct filelist *left)
+{
+	size_t i, unread = 0;
+	const char *first = NULL;
+
+	for (i = 0; i < left->n; i++) {
+		if (ship_is_unreadable(&w->sh, &left->v[i]))
+			unread++;
+		else if (!first)
+			first = left->v[i].path;
+	}
+	if (unread)
+		log_error("%zu coverage file(s) in %s could not be read and stay there (the "
+			  "\"cannot read\" lines above name them and the fix)", unread, w->o.dir);
+	if (first)
+		log_error("%zu coverage file(s) in %s were not final and stay there (first: %s)",
+			  left->n - unread, w->o.dir, first);
+	return left->n ? 1 : 0;
+}
+
 /* Final pass when the drain ends: ship what is settled, try the spool one
  * last time, and say what is left. Returns the exit status. */
 static int finish(struct watcher *w, const struct run_state *rs, bool timed_out)
@@ -414,11 +442,8 @@ static int finish(struct watcher *w, const struct run_state *rs, bool timed_out)
 			  w->sh.last_error[0] ? w->sh.last_error : "not delivered");
 		rc = 1;
 	}
-	if (ship_unclaimed(&w->sh, &left) == 0 && left.n) {
-		log_error("%zu coverage file(s) in %s were not final and stay there (first: %s)",
-			  left.n, w->o.dir, left.v[0].path);
+	if (ship_unclaimed(&w->sh, &left) == 0 && report_left(w, &left))
 		rc = 1;
-	}
 	filelist_free(&left);
 	ship_status(&w->sh, rc ? "stopped-with-leftovers" : "stopped");
 	if (!rc)
@@ -432,7 +457,8 @@ static int finish(struct watcher *w, const struct run_state *rs, bool timed_out)
  * ship only what the snapshot rule calls settled. */
 static bool drain_complete(struct watcher *w, const struct run_state *rs)
 {
-	if (w->dirty || w->retry_at)
+	/* files that could not be read wait for a human, not for the drain */
+	if (w->dirty || (w->retry_at && !w->retry_unreadable))
 		return false;
 	if (!rs->have_run || !rs->done || !marker_shipped(w, rs->run_id))
 		return false;

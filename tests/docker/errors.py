@@ -89,6 +89,22 @@ FIXES = [
     (r"hold no data files", "The bundles hold only the shim's markers: the app wrote no "
      "coverage data. Check that coverage starts in the app (`COVERAGE_PROCESS_START` and the "
      "`.pth`, or the `wsgi.py` hook) and writes into `COVSHIP_DATA_DIR`."),
+    (r"^the sidecar cannot read … \(…\): …; run the app", "The sidecar may not read an "
+     "app's coverage file: it runs without `CAP_DAC_OVERRIDE`/`CAP_DAC_READ_SEARCH` "
+     "(non-root, or `drop: ALL`) and the app wrote the file 0600 (umask 077). Run the app "
+     "with umask 022 (or 002 and a group shared with the sidecar), or run the sidecar with "
+     "the app's uid/gid. The file is never deleted: it stays, is retried with backoff and "
+     "delivered once readable; until then health says degraded, drain and push exit 1."),
+    (r"^the sidecar cannot read", "The sidecar could not read an app's coverage file for "
+     "the reason given (e.g. an I/O error): check the volume. The file is never deleted: "
+     "it stays and is retried; until then health says degraded, drain and push exit 1."),
+    (r"could not be read and stay there", "Coverage files the sidecar cannot read stay in "
+     "the volume (never deleted); a `the sidecar cannot read …` line named each with the "
+     "fix. Fix their permissions, then run `covship push` or let the watcher retry. Exit 1."),
+    (r"does not say which files went into the bundle", "The plan was written by an older "
+     "covship, which did not record which files its bundle holds: its sources are kept "
+     "rather than deleted on a guess, and go into a new bundle (they may arrive twice). "
+     "Nothing to do."),
     (r"is not a boolean", CONFIG),
     (r"^(bad |unknown option|option '…' needs|no command given|empty --coverage-dir|"
      r"--[a-z-]+…?:|--…:|…: unknown option|…: unexpected argument|unknown command|"

@@ -52,12 +52,13 @@ def clean_env(**kv):
 
 
 class Watch:
-    """`covship watch` started by a test; output to a log file."""
+    """`covship watch` started by a test; output to a log file. `wrap`: a
+    command that runs it (e.g. setpriv dropping capabilities)."""
 
-    def __init__(self, covship, args, log, env=None):
+    def __init__(self, covship, args, log, env=None, wrap=None):
         self.logpath = log
         self.logfh = open(log, "ab")
-        self.proc = subprocess.Popen([covship, "watch"] + args, stdout=self.logfh,
+        self.proc = subprocess.Popen((wrap or []) + [covship, "watch"] + args, stdout=self.logfh,
                                      stderr=subprocess.STDOUT, env=env or clean_env())
 
     def wait_started(self, spool, timeout=10):
@@ -205,6 +206,6 @@ def spool_leftovers(spool):
                   if f.endswith(".plan.json") or ".tar." in f or ".tmp." in f)
 
 
-def run(covship, args, env=None, timeout=60):
-    return subprocess.run([covship] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=env or clean_env(), timeout=timeout)
+def run(covship, args, env=None, timeout=60, wrap=None):
+    return subprocess.run((wrap or []) + [covship] + args, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env or clean_env(), timeout=timeout)

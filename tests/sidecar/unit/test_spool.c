@@ -57,8 +57,8 @@ static void test_lock_and_temporaries(void **state)
 
 static void test_seq_survives_restart(void **state)
 {
-	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 } };
-	struct plan p = { RID, 0, "", "k", "2026-11-25T09:00:00.000Z", false, NULL, &f, 1 };
+	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 }, false, "", 0 };
+	struct plan p = { RID, 0, "", "k", "2026-11-25T09:00:00.000Z", false, NULL, &f, 1, false };
 	struct spool sp;
 	char err[512], path[128];
 	unsigned long s1, s2, s3;
@@ -85,14 +85,18 @@ static void test_seq_survives_restart(void **state)
 	spool_close(&sp);
 }
 
+#define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* A plan round-trips, with its written set (which files went into the
+ * bundle: ship.c removes only those). */
 static void test_plan_round_trip(void **state)
 {
 	struct plan_file files[2] = {
-		{ "run-x/.coverage.a", 17, { 10, 99, 1234567890123456789LL } },
-		{ "odd\xff name\n", 10, { 0, 1, 5 } },
+		{ "run-x/.coverage.a", 17, { 10, 99, 1234567890123456789LL }, true, SHA_A, 0 },
+		{ "odd\xff name\n", 10, { 0, 1, 5 }, false, "", 0 },
 	};
 	struct plan p = { RID, 5, RID "-000005.tar.gz", "k/" RID "-000005.tar.gz",
-			  "2026-11-25T09:00:00.000Z", false, NULL, files, 2 };
+			  "2026-11-25T09:00:00.000Z", false, NULL, files, 2, true };
 	struct spool sp;
 	struct plan *v;
 	char err[512], path[128];
@@ -113,11 +117,16 @@ static void test_plan_round_trip(void **state)
 	assert_memory_equal(v[0].files[1].path, "odd\xff name\n", 10);
 	assert_int_equal(v[0].files[0].id.mtime_ns, 1234567890123456789LL);
 	assert_int_equal(v[0].files[0].id.ino, 99);
+	assert_true(v[0].bundled);
+	assert_true(v[0].files[0].written);
+	assert_string_equal(v[0].files[0].sha256, SHA_A);
+	assert_false(v[0].files[1].written); /* left out: never removed */
 	v[0].delivered = true;
 	assert_int_equal(spool_plan_write(&sp, &v[0]), 0);
 	spool_plans_free(v, n);
 	assert_int_equal(spool_plan_load_all(&sp, &v, &n), 0);
 	assert_true(v[0].delivered);
+	assert_true(v[0].bundled && v[0].files[0].written && !v[0].files[1].written);
 	/* the next seq of that run is above the planned one */
 	{
 		unsigned long s;
@@ -160,9 +169,9 @@ static int exists(const char *sp, const char *name)
  */
 static void test_torn_plan(void **state)
 {
-	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 } };
+	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 }, false, "", 0 };
 	struct plan p = { RID, 3, RID "-000003.tar.gz", "k", "2026-11-25T09:00:00.000Z", false,
-			  NULL, &f, 1 };
+			  NULL, &f, 1, false };
 	struct spool sp;
 	struct plan *v;
 	char err[512], path[128];
@@ -198,7 +207,7 @@ static void test_torn_plan(void **state)
  * every number of the group, so none is handed out twice. */
 static void test_group_mark_and_remove(void **state)
 {
-	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 } };
+	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 }, false, "", 0 };
 	struct plan p[3], *g[3];
 	struct spool sp;
 	struct plan *v;
@@ -211,7 +220,7 @@ static void test_group_mark_and_remove(void **state)
 	assert_int_equal(spool_open(&sp, path, err, sizeof(err)), 0);
 	for (i = 0; i < 3; i++) {
 		p[i] = (struct plan){ RID, i + 1, "", "k", "2026-11-25T09:00:00.000Z", false, NULL,
-				      &f, 1 };
+				      &f, 1, false };
 		snprintf(p[i].bundle, sizeof(p[i].bundle), RID "-%06lu.tar.gz", p[i].seq);
 		assert_int_equal(spool_plan_create(&sp, &p[i]), 0);
 	}
@@ -235,6 +244,44 @@ static void test_group_mark_and_remove(void **state)
 	spool_close(&sp);
 }
 
+/* A plan of an older covship (no "bundled"): nothing is known to be in
+ * its bundle, so ship.c removes none of its sources. A "sha256" that is
+ * not one makes the plan unreadable (left in place next to its bundle),
+ * never a written set. */
+static void test_written_set_absent_or_bad(void **state)
+{
+	static const char old[] = "{\"schema\":1,\"run_id\":\"" RID "\",\"seq\":7,"
+		"\"bundle\":\"" RID "-000007.tar.gz\",\"key\":\"k\",\"created\":\"2026-11-25T09:00:"
+		"00.000Z\",\"delivered\":true,\"marker\":null,\"files\":[{\"path\":\"run-x/.cov"
+		"erage.a\",\"size\":17,\"ino\":\"99\",\"mtime_ns\":\"5\"}]}";
+	static const char bad[] = "{\"schema\":1,\"run_id\":\"" RID "\",\"seq\":8,"
+		"\"bundle\":\"" RID "-000008.tar.gz\",\"key\":\"k\",\"created\":\"2026-11-25T09:00:"
+		"00.000Z\",\"delivered\":true,\"bundled\":true,\"marker\":null,\"files\":[{\"path"
+		"\":\"run-x/.coverage.b\",\"size\":17,\"ino\":\"99\",\"mtime_ns\":\"5\","
+		"\"sha256\":\"abc\"}]}";
+	struct spool sp;
+	struct plan *v;
+	char err[512], path[128];
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/written", dir);
+	assert_int_equal(spool_open(&sp, path, err, sizeof(err)), 0);
+	put(path, RID "-000007.plan.json", old);
+	put(path, RID "-000007.tar.gz", "bundle");
+	put(path, RID "-000008.plan.json", bad);
+	put(path, RID "-000008.tar.gz", "bundle");
+	assert_int_equal(spool_plan_load_all(&sp, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].seq, 7);
+	assert_true(v[0].delivered);
+	assert_false(v[0].bundled);
+	assert_false(v[0].files[0].written);
+	spool_plans_free(v, n);
+	assert_true(exists(path, RID "-000008.plan.json"));
+	spool_close(&sp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_plan_round_trip),
 		cmocka_unit_test(test_torn_plan),
 		cmocka_unit_test(test_group_mark_and_remove),
+		cmocka_unit_test(test_written_set_absent_or_bad),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
