@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "matcher.h"
+#include "scan.h"
 
 enum {
 	OPT_DIR = 'd',
@@ -59,7 +60,8 @@ struct optdef {
 };
 
 static const struct optdef optdefs[] = {
-	{ "dir", "COVSHIP_DIR", OPT_DIR, true, FOR_BUNDLING },
+	/* health: only to find the default spool, DIR/.covship-spool */
+	{ "dir", "COVSHIP_DIR", OPT_DIR, true, FOR_ALL },
 	{ "dest", "COVSHIP_DEST", OPT_DEST, true, FOR_BUNDLING },
 	{ "spool", "COVSHIP_SPOOL", OPT_SPOOL, true, FOR_ALL },
 	{ "format", "COVSHIP_FORMAT", OPT_FORMAT, true, FOR_BUNDLING },
@@ -232,7 +234,7 @@ static int apply(struct options *o, int id, const char *v, bool from_env)
 static void defaults(struct options *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->spool = OPTIONS_DEFAULT_SPOOL;
+	o->spool = NULL; /* default_spool(): DIR/.covship-spool */
 	o->format = "python";
 	o->key_template = OPTIONS_DEFAULT_KEY_TEMPLATE;
 	o->compression = COMPRESSION_GZIP;
@@ -283,7 +285,7 @@ static int from_argv(enum options_cmd cmd, struct options *o, int argc, char **a
 	 * fuzzers) does not resume from the previous argv's state. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, cmd == OPTIONS_HEALTH ? "+hvq" : "+d:D:hvq",
+	while ((c = getopt_long(argc, argv, cmd == OPTIONS_HEALTH ? "+d:hvq" : "+d:D:hvq",
 				lopts, NULL)) != -1) {
 		if (c == OPT_HELP) {
 			*help = true;
@@ -317,12 +319,40 @@ static int check_log_level(const char *v)
 	return 0;
 }
 
+/* Without --spool, the spool is DIR/.covship-spool: on the volume, so it
+ * outlives a restart of the sidecar container alone and needs no writable
+ * root file system (ECS readonlyRootFilesystem). Left NULL without --dir
+ * (validate() says what is missing). Returns 0, or -1 out of memory. */
+static int default_spool(struct options *o)
+{
+	size_t n;
+
+	if (o->spool || !o->dir || !*o->dir)
+		return 0;
+	n = strlen(o->dir);
+	o->spool_buf = malloc(n + sizeof("/" SCAN_SPOOL_DIR));
+	if (!o->spool_buf) {
+		log_error("out of memory");
+		return -1;
+	}
+	/* "DIR/" gives "DIR/.covship-spool", not "DIR//.covship-spool" */
+	snprintf(o->spool_buf, n + sizeof("/" SCAN_SPOOL_DIR), "%s%s" SCAN_SPOOL_DIR, o->dir,
+		 o->dir[n - 1] == '/' ? "" : "/");
+	o->spool = o->spool_buf;
+	return 0;
+}
+
 static int validate(enum options_cmd cmd, struct options *o)
 {
 	if (o->log_level && check_log_level(o->log_level) < 0)
 		return -1;
-	if (cmd == OPTIONS_HEALTH)
-		return 0;
+	if (cmd == OPTIONS_HEALTH) {
+		if (o->spool && *o->spool)
+			return 0;
+		log_error("health: pass --dir DIR (or COVSHIP_DIR), whose spool is DIR/%s, or the "
+			  "watcher's --spool DIR (or COVSHIP_SPOOL)", SCAN_SPOOL_DIR);
+		return -1;
+	}
 	if (!o->dir || !*o->dir) {
 		log_error("missing --dir DIR (or COVSHIP_DIR): the coverage directory to watch");
 		return -1;
@@ -336,7 +366,7 @@ static int validate(enum options_cmd cmd, struct options *o)
 		log_error("--format: unknown '%s' (use python, go, llvm, gcov or v8)", o->format);
 		return -1;
 	}
-	if (!*o->spool) {
+	if (!o->spool || !*o->spool) {
 		log_error("--spool: empty path");
 		return -1;
 	}
@@ -358,6 +388,8 @@ enum options_result options_parse(enum options_cmd cmd, int argc, char **argv, s
 		options_usage(cmd, stdout);
 		return OPTIONS_EXIT_OK;
 	}
+	if (default_spool(o) < 0)
+		return OPTIONS_ERROR;
 	o->dest_opts.spool_dir = o->spool;
 	return validate(cmd, o) < 0 ? OPTIONS_ERROR : OPTIONS_OK;
 }
@@ -367,6 +399,10 @@ void options_free(struct options *o)
 	free(o->env_globs[0]);
 	free(o->env_globs[1]);
 	o->env_globs[0] = o->env_globs[1] = NULL;
+	if (o->spool == o->spool_buf)
+		o->spool = NULL;
+	free(o->spool_buf);
+	o->spool_buf = NULL;
 }
 
 int options_load(enum options_cmd cmd, int argc, char **argv, struct options *o)
@@ -388,7 +424,7 @@ static const char usage_common[] =
 	"  -d, --dir DIR            coverage directory (shared volume)        [COVSHIP_DIR]\n"
 	"  -D, --dest URL           file:///path or s3://bucket/prefix        [COVSHIP_DEST]\n"
 	"      --spool DIR          spool for bundles not yet delivered       [COVSHIP_SPOOL]\n"
-	"                           (default " OPTIONS_DEFAULT_SPOOL ", created if missing)\n"
+	"                           (default DIR/" SCAN_SPOOL_DIR ", never bundled; created 0700)\n"
 	"      --format NAME        python|go|llvm|gcov|v8 (default python)   [COVSHIP_FORMAT]\n"
 	"      --include GLOB       also bundle matching files (repeatable)   [COVSHIP_INCLUDE, comma list]\n"
 	"      --exclude GLOB       never bundle matching files (repeatable)  [COVSHIP_EXCLUDE, comma list]\n"
@@ -437,10 +473,12 @@ void options_usage(enum options_cmd cmd, FILE *out)
 		fputs(usage_common, out);
 		break;
 	case OPTIONS_HEALTH:
-		fputs("usage: covship health [--spool DIR]\n"
+		fputs("usage: covship health [--dir DIR | --spool DIR]\n"
 		      "Exit 0 while the watcher using the spool is alive and its last delivery did not\n"
 		      "fail permanently, 1 otherwise; 2 bad usage.\n\n"
-		      "      --spool DIR          the watcher's spool (default " OPTIONS_DEFAULT_SPOOL ")\n"
+		      "  -d, --dir DIR            the watcher's --dir: its spool is DIR/" SCAN_SPOOL_DIR "\n"
+		      "                                                              [COVSHIP_DIR]\n"
+		      "      --spool DIR          the watcher's spool, when it has one elsewhere\n"
 		      "                                                              [COVSHIP_SPOOL]\n"
 		      "      --log-level L        error|warning|info|debug (default info)   [COVSHIP_LOG_LEVEL]\n"
 		      "  -v, --verbose            same as --log-level debug\n"

@@ -14,7 +14,6 @@
 #include "dest.h"
 
 #define OPTIONS_MAX_GLOBS 32
-#define OPTIONS_DEFAULT_SPOOL "/var/spool/covship"
 #define OPTIONS_DEFAULT_KEY_TEMPLATE "{run_id}/{bundle}"
 
 enum compression {
@@ -49,6 +48,7 @@ struct options {
 	const char *log_level;
 	struct dest_options dest_opts;
 	char *env_globs[2]; /* owned copies of COVSHIP_INCLUDE/EXCLUDE, split in place */
+	char *spool_buf;    /* owned: the default spool, DIR/SCAN_SPOOL_DIR (scan.h) */
 };
 
 enum options_result {
@@ -60,11 +60,13 @@ enum options_result {
 /* argv[0] is the subcommand name. Environment strings and argv are
  * borrowed, not copied: they live as long as the process. */
 enum options_result options_parse(enum options_cmd cmd, int argc, char **argv, struct options *o);
+/* Free what options_parse() allocated (o's borrowed strings stay). */
 void options_free(struct options *o);
 /* options_parse() for a command's entry point: -1 when the command is to
  * run, else o is freed and the result is the exit status (0 after --help,
  * 2 after a configuration error). */
 int options_load(enum options_cmd cmd, int argc, char **argv, struct options *o);
+/* Print cmd's --help to out. */
 void options_usage(enum options_cmd cmd, FILE *out);
 
 #endif

@@ -91,7 +91,8 @@ static int visit(struct scanner *s, int dfd, const char *prefix, const char *nam
 	if (S_ISDIR(st.st_mode)) {
 		int sub;
 
-		if ((depth == 0 && !strcmp(name, SCAN_MARKER_DIR)) ||
+		if ((depth == 0 && (!strcmp(name, SCAN_MARKER_DIR) ||
+				    !strcmp(name, SCAN_SPOOL_DIR))) ||
 		    (st.st_dev == s->skip_dev && st.st_ino == s->skip_ino))
 			return 0;
 		if (strlen(path) + 2 > sizeof(path)) {

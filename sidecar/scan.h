@@ -15,6 +15,10 @@
 #include "matcher.h"
 
 #define SCAN_MARKER_DIR ".covship"
+/* The default spool, DIR/.covship-spool (options.c): on the watched volume,
+ * so it survives a restart of the sidecar container alone and needs no
+ * writable root file system. Never bundled, whoever's spool it is. */
+#define SCAN_SPOOL_DIR ".covship-spool"
 
 struct scan_file {
 	char *path; /* relative to the coverage directory */

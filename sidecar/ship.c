@@ -42,7 +42,13 @@ int shipper_open(struct shipper *sh, const struct options *o)
 		log_error("--dest: %s", err);
 		return -1;
 	}
-	if (spool_open(&sh->spool, o->spool, err, sizeof(err)) < 0) {
+	if (origin_current(&sh->origin, o->dest, o->dir, sh->rootfd, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	/* the default spool is on the volume, where the app writes too */
+	if ((o->spool == o->spool_buf ? spool_open_private : spool_open)(&sh->spool, o->spool, err,
+									 sizeof(err)) < 0) {
 		log_error("--spool: %s", err);
 		return -1;
 	}
@@ -101,6 +107,7 @@ void shipper_close(struct shipper *sh)
 	scanner_free(&sh->scanner);
 	pathset_clear(&sh->shipped);
 	pathset_clear(&sh->unreadable);
+	origin_free(&sh->origin);
 	if (sh->rootfd >= 0)
 		close(sh->rootfd);
 	sh->rootfd = -1;
@@ -812,14 +819,12 @@ out:
 	return worst;
 }
 
-enum dest_result ship_pending(struct shipper *sh)
+/* Deliver plans[0..n) in batches, as described at ship_pending. */
+static enum dest_result ship_plans(struct shipper *sh, struct plan *plans, size_t n)
 {
 	enum dest_result worst = DEST_OK;
-	struct plan *plans;
-	size_t n, i, used;
+	size_t i, used;
 
-	if (spool_plan_load_all(&sh->spool, &plans, &n) < 0)
-		return DEST_RETRY;
 	/* A plan whose bundle could not be made ready ends its batch and starts
 	 * the next one: when the batch's own bundles filled the spool, they are
 	 * gone by then. Failing again as the first of a batch ends the round. */
@@ -828,8 +833,180 @@ enum dest_result ship_pending(struct shipper *sh)
 
 		worst = worse(worst, ship_batch(sh, plans + i, m, &used));
 	}
-	spool_plans_free(plans, n);
 	return worst;
+}
+
+/*
+ * Whether p is this run's to deliver: made for our destination from our
+ * directory. A plan written by a covship that recorded no origin is
+ * delivered here too, as that version did: it was made for the --dest and
+ * --dir of its own run, and the usual case is the same sidecar (same
+ * destination, same volume) started again after an upgrade. Stranding such
+ * plans would lose their bundles when the spool goes; sending them
+ * elsewhere is the very mistake binding prevents from now on, so it is
+ * allowed only for these, once, with a warning naming the destination.
+ */
+static bool plan_is_ours(struct shipper *sh, const struct plan *p)
+{
+	if (origin_known(&p->origin))
+		return origin_same_dest(&p->origin, &sh->origin) &&
+		       origin_same_dir(&p->origin, &sh->origin);
+	if (!sh->warned_unbound) {
+		log_warn("spool: %s was planned by an older covship that did not record its "
+			 "destination; delivering it (and any other such plan) to %s, as that "
+			 "version did", p->bundle, sh->o->dest);
+		sh->warned_unbound = true;
+	}
+	return true;
+}
+
+/* Whether p's relative paths name files of our --dir (claimed_paths). */
+static bool plan_in_our_dir(const struct shipper *sh, const struct plan *p)
+{
+	return !origin_known(&p->origin) || origin_same_dir(&p->origin, &sh->origin);
+}
+
+static int plan_origin_cmp(const void *a, const void *b)
+{
+	const struct plan *x = a, *y = b;
+	int c = origin_cmp(&x->origin, &y->origin);
+
+	if (c)
+		return c;
+	c = strcmp(x->created, y->created); /* oldest first within an origin */
+	if (c)
+		return c;
+	c = strcmp(x->run_id, y->run_id);
+	return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+/* Reorder plans[0..n): ours first (their order kept), then the others
+ * grouped by origin. Returns how many are ours, or -1 out of memory. */
+static long split_ours(struct shipper *sh, struct plan *plans, size_t n)
+{
+	struct plan *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+	size_t i, k = 0, f = n;
+
+	if (!tmp)
+		return -1;
+	for (i = 0; i < n; i++) /* the others fill tmp from the end, reversed... */
+		if (plan_is_ours(sh, &plans[i]))
+			tmp[k++] = plans[i];
+		else
+			tmp[--f] = plans[i];
+	memcpy(plans, tmp, n * sizeof(*tmp));
+	free(tmp);
+	/* ...and are sorted: grouped by origin, oldest first */
+	qsort(plans + k, n - k, sizeof(*plans), plan_origin_cmp);
+	return (long)k;
+}
+
+/* This run's directory, destination and stage, or a plan origin's: what
+ * ship_batch and finish_group use through sh. */
+struct ship_place {
+	int rootfd;
+	struct dest *dest;
+	struct stage *stage;
+};
+
+static struct ship_place ship_place_swap(struct shipper *sh, struct ship_place to)
+{
+	struct ship_place was = { sh->rootfd, sh->dest, sh->stage };
+
+	sh->rootfd = sh->bp.rootfd = to.rootfd;
+	sh->dest = to.dest;
+	sh->stage = to.stage;
+	return was;
+}
+
+/* How many of plans[0..n) are still in the spool. */
+static size_t still_spooled(struct shipper *sh, const struct plan *plans, size_t n)
+{
+	size_t i, left = 0;
+
+	for (i = 0; i < n; i++)
+		left += spool_plan_exists(&sh->spool, &plans[i]);
+	return left;
+}
+
+/*
+ * plans[0..n), one origin that is not ours: delivered to their own
+ * destination (opened with this run's S3/file options), their sources
+ * resolved only against their own directory, and only while it has the
+ * recorded identity (else a bundle would be built from, or clean-up would
+ * unlink, another directory's files). Never our stage (it holds our
+ * directory's files). What cannot go stays, with one line naming where it
+ * waits for. DEST_OK, or DEST_FATAL while any stays. (--keep-sources: the
+ * files delivered join sh->shipped by relative path and identity; one of
+ * ours matches only if inode, size and mtime all coincide too.)
+ */
+static enum dest_result ship_elsewhere(struct shipper *sh, struct plan *plans, size_t n)
+{
+	const struct plan_origin *org = &plans[0].origin;
+	bool our_dir = origin_same_dir(org, &sh->origin);
+	int fd = our_dir ? sh->rootfd : origin_open_dir(org);
+	struct dest *d = NULL;
+	char why[512] = "";
+	size_t left;
+
+	if (fd == -ESTALE)
+		snprintf(why, sizeof(why), "their directory was replaced: another one, of "
+			 "another identity, has its path now");
+	else if (fd < 0)
+		snprintf(why, sizeof(why), "their directory, of the identity recorded, cannot be "
+			 "opened: %s", strerror(-fd));
+	else if (origin_same_dest(org, &sh->origin))
+		d = sh->dest;
+	else if (origin_open_dest(org, &sh->o->dest_opts, &d, why, sizeof(why)) < 0)
+		d = NULL;
+	if (fd >= 0 && d) {
+		struct ship_place was = ship_place_swap(sh, (struct ship_place){ fd, d, NULL });
+
+		if (ship_plans(sh, plans, n) != DEST_OK)
+			snprintf(why, sizeof(why), "%s", sh->last_error[0] ? sh->last_error :
+				 "not delivered");
+		(void)ship_place_swap(sh, was);
+	}
+	if (d && d != sh->dest)
+		dest_close(d);
+	if (fd >= 0 && !our_dir)
+		close(fd);
+	left = still_spooled(sh, plans, n);
+	if (!left)
+		return DEST_OK;
+	log_error("%zu bundle(s) planned from %s wait in the spool for their own destination "
+		  "%s (%s); never sent to %s", left, org->dir, org->dest,
+		  why[0] ? why : "not delivered", sh->o->dest);
+	snprintf(why, sizeof(why), "bundle(s) waiting for %s", org->dest);
+	remember_error(sh, why);
+	return DEST_FATAL;
+}
+
+enum dest_result ship_pending(struct shipper *sh)
+{
+	enum dest_result worst, others = DEST_OK;
+	struct plan *plans;
+	size_t n, i, j;
+	long ours;
+
+	if (spool_plan_load_all(&sh->spool, &plans, &n) < 0)
+		return DEST_RETRY;
+	ours = split_ours(sh, plans, n);
+	if (ours < 0) {
+		log_error("out of memory delivering the spool; retrying later");
+		spool_plans_free(plans, n);
+		return DEST_RETRY;
+	}
+	worst = ship_plans(sh, plans, (size_t)ours);
+	/* Another origin's trouble never holds ours back: at most DEST_FATAL
+	 * (a DEST_RETRY would stop our own round and push's new bundle). */
+	for (i = (size_t)ours; i < n; i = j) {
+		for (j = i + 1; j < n && !origin_cmp(&plans[i].origin, &plans[j].origin); j++)
+			;
+		others = worse(others, ship_elsewhere(sh, plans + i, j - i));
+	}
+	spool_plans_free(plans, n);
+	return worse(worst, others);
 }
 
 /* Paths held by a plan still in the spool: they must not be planned twice. */
@@ -841,9 +1018,12 @@ static int claimed_paths(struct shipper *sh, struct pathset *out)
 
 	if (spool_plan_load_all(&sh->spool, &plans, &n) < 0)
 		return -EIO;
-	for (i = 0; !e && i < n; i++)
+	for (i = 0; !e && i < n; i++) {
+		if (!plan_in_our_dir(sh, &plans[i]))
+			continue; /* its paths name files of another directory */
 		for (k = 0; !e && k < plans[i].nfiles; k++)
 			e = pathset_add(out, plans[i].files[k].path, NULL);
+	}
 	spool_plans_free(plans, n);
 	return e;
 }
@@ -881,25 +1061,32 @@ static int make_plan(struct shipper *sh, const char *run_id, const cJSON *marker
 
 	memset(p, 0, sizeof(*p));
 	memcpy(p->run_id, run_id, RUNID_LEN + 1);
+	e = spool_ensure_id(&sh->spool); /* none yet only when the spool was full at start */
+	if (e < 0) {
+		snprintf(err, errlen, "spool: cannot make the spool's id: %s", strerror(-e));
+		return e;
+	}
 	e = spool_alloc_seq(&sh->spool, run_id, &p->seq);
 	if (e < 0) {
 		snprintf(err, errlen, "spool: cannot reserve a sequence number: %s", strerror(-e));
 		return e;
 	}
-	snprintf(p->bundle, sizeof(p->bundle), "%s-%06lu%s", run_id, p->seq,
+	/* the spool's id keeps the name apart from other spools' same run and seq */
+	snprintf(p->bundle, sizeof(p->bundle), "%s-%s-%06lu%s", run_id, sh->spool.id, p->seq,
 		 tw_extension(sh->o->compression));
 	clock_gettime(CLOCK_REALTIME, &now);
 	timefmt_rfc3339(&now, p->created);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
 	kv = (struct key_vars){ run_id, sh->md.hostname, sh->md.task_id, sh->md.build, date,
-				p->seq, p->bundle };
+				p->seq, p->bundle, sh->spool.id };
 	if (keytemplate_expand(sh->o->key_template, &kv, key, sizeof(key), err, errlen) < 0)
 		return -EINVAL;
 	p->key = strdup(key);
 	p->marker = marker ? cJSON_Duplicate(marker, 1) : NULL;
 	p->files = calloc(files->n ? files->n : 1, sizeof(*p->files));
-	if (!p->key || !p->files || (marker && !p->marker))
+	if (!p->key || !p->files || (marker && !p->marker) ||
+	    origin_copy(&p->origin, &sh->origin) < 0)
 		return -ENOMEM;
 	for (i = 0; i < files->n; i++) {
 		p->files[i].path = strdup(files->v[i].path);

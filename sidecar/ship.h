@@ -14,6 +14,7 @@
 #include "matcher.h"
 #include "metadata.h"
 #include "options.h"
+#include "origin.h"
 #include "pathset.h"
 #include "scan.h"
 #include "spool.h"
@@ -33,6 +34,8 @@ struct shipper {
 	struct stage *stage;    /* members compressed ahead (watch, marker rule), or NULL */
 	bool failed;            /* a delivery failed permanently: health says so */
 	char last_error[512];
+	struct plan_origin origin; /* --dest and --dir of this run, recorded in its plans */
+	bool warned_unbound;       /* logged once: plans of an older covship, no origin */
 };
 
 /* Everything checkable at start: the directory, the spool, the destination,
@@ -50,7 +53,11 @@ void ship_stage_start(struct shipper *sh);
  * confirmed ones are finished while the others are in flight, in groups
  * with the single delivery's steps and order (ship.c: finish_group). Stops after
  * the batch holding the first DEST_RETRY (the destination is unwell: no
- * point hammering it); a DEST_FATAL bundle is recorded, the others go on. */
+ * point hammering it); a DEST_FATAL bundle is recorded, the others go on.
+ * Plans made for another destination or directory go to their own
+ * destination, resolved against their own directory, or stay in the spool
+ * (one line naming it): never to ours. They never stop our own plans, and
+ * count as DEST_FATAL while one stays. */
 enum dest_result ship_pending(struct shipper *sh);
 
 /* Plan a new bundle of `files` (and `marker`, may be NULL) for run_id and

@@ -20,6 +20,7 @@
 #include "timefmt.h"
 
 #define PLAN_SUFFIX ".plan.json"
+#define SPOOL_ID_FILE "spool-id"
 
 void plan_free(struct plan *p)
 {
@@ -30,6 +31,7 @@ void plan_free(struct plan *p)
 	free(p->files);
 	free(p->key);
 	cJSON_Delete(p->marker);
+	origin_free(&p->origin);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -143,7 +145,123 @@ static int lock_spool(struct spool *sp, char *err, size_t errlen)
 	return 0;
 }
 
-int spool_open(struct spool *sp, const char *dir, char *err, size_t errlen)
+static bool spool_id_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n < SPOOL_ID_MIN || n > SPOOL_ID_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/*
+ * The spool's id: a fresh spool (a new container, another --spool, a spool
+ * deleted) starts its sequence numbers at 1 again, so the run id and the
+ * seq alone repeat across spools; the id, random per spool, keeps their
+ * bundle names (and default keys) apart. Made once, under the lock, tmp +
+ * fsync + rename: it never changes while plans use it, and a crash leaves
+ * either no file (a new id, no bundle named yet) or the whole id.
+ */
+int spool_ensure_id(struct spool *sp)
+{
+	char buf[RUNID_LEN + 1];
+	int e;
+
+	if (sp->id[0])
+		return 0;
+	e = runid_generate(buf); /* getrandom: 128 bits, of which the id keeps 64 */
+	if (e < 0)
+		return e;
+	buf[SPOOL_ID_LEN] = '\n';
+	e = atomic_write_file(sp->dir, SPOOL_ID_FILE, buf, SPOOL_ID_LEN + 1, 0600);
+	if (e < 0)
+		return e;
+	memcpy(sp->id, buf, SPOOL_ID_LEN);
+	sp->id[SPOOL_ID_LEN] = '\0';
+	return 0;
+}
+
+/* Read the spool's id, or make one when it has none. 0, or -1 with err. */
+static int spool_id_init(struct spool *sp, char *err, size_t errlen)
+{
+	char buf[SPOOL_ID_MAX + 2];
+	int fd = openat(sp->dirfd, SPOOL_ID_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+	int e;
+
+	if (fd < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "spool %s: cannot open %s: %s", sp->dir, SPOOL_ID_FILE,
+			 strerror(errno));
+		return -1;
+	}
+	if (fd < 0) {
+		e = spool_ensure_id(sp);
+		/* As for the lock file: a full disk is waited out. The id is
+		 * made before the first plan (make_plan), which is retried. */
+		if (e == -ENOSPC || e == -EDQUOT)
+			log_warn("spool %s is full (%s); its id is made once space is freed",
+				 sp->dir, strerror(-e));
+		else if (e < 0) {
+			snprintf(err, errlen, "spool %s: cannot make its id (%s): %s; pass "
+				 "another --spool", sp->dir, SPOOL_ID_FILE, strerror(-e));
+			return -1;
+		}
+		return 0;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	e = errno;
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "spool %s: cannot read %s: %s", sp->dir, SPOOL_ID_FILE,
+			 strerror(e));
+		return -1;
+	}
+	while (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (!spool_id_valid(buf, (size_t)n)) {
+		snprintf(err, errlen, "spool %s: %s does not hold a spool id (%d to %d lowercase "
+			 "hex digits); remove it, a new one is made", sp->dir, SPOOL_ID_FILE,
+			 SPOOL_ID_MIN, SPOOL_ID_MAX);
+		return -1;
+	}
+	memcpy(sp->id, buf, (size_t)n);
+	sp->id[n] = '\0';
+	return 0;
+}
+
+/*
+ * A spool on the watched volume (the default, DIR/.covship-spool) sits
+ * where the app container writes too: it is used only if it is a real
+ * directory (not a symlink planted to lead our writes, and clean-up's
+ * unlinks, elsewhere) that this uid owns and no one else may write (no
+ * plan slipped in by another user). O_NOFOLLOW and fstat on the descriptor
+ * we then lock: nothing can be swapped in between. (Later writes go by path:
+ * a process that may rename entries of DIR could still swap the directory
+ * while covship runs; docs/sidecar.md says to pass --spool then.)
+ */
+static int check_private(struct spool *sp, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(sp->dirfd, &st) < 0) {
+		snprintf(err, errlen, "cannot open spool %s: %s", sp->dir, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+		snprintf(err, errlen, "spool %s is not private to this covship (owner uid %u, "
+			 "mode %03o; want uid %u, not writable by others): remove it, or pass "
+			 "--spool DIR", sp->dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777),
+			 (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
+static int open_spool(struct spool *sp, const char *dir, bool private, char *err,
+		      size_t errlen)
 {
 	int e;
 
@@ -160,22 +278,42 @@ int spool_open(struct spool *sp, const char *dir, char *err, size_t errlen)
 			 "COVSHIP_SPOOL) naming a writable directory", dir, strerror(-e));
 		goto fail;
 	}
-	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (private ? O_NOFOLLOW : 0));
+	if (sp->dirfd < 0 && private && (errno == ENOTDIR || errno == ELOOP)) {
+		snprintf(err, errlen, "spool %s is a symlink or not a directory; the default "
+			 "spool on the volume is never followed: remove it, or pass --spool DIR",
+			 dir);
+		goto fail;
+	}
 	if (sp->dirfd < 0) {
 		snprintf(err, errlen, "cannot open spool %s: %s; pass --spool DIR naming a "
 			 "directory", dir, strerror(errno));
 		goto fail;
 	}
+	if (private && check_private(sp, err, errlen) < 0)
+		goto fail;
 	if (lock_spool(sp, err, errlen) < 0)
 		goto fail;
 	if (remove_temporaries(sp) < 0) {
 		snprintf(err, errlen, "cannot read spool %s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	if (spool_id_init(sp, err, errlen) < 0)
+		goto fail;
 	return 0;
 fail:
 	spool_close(sp);
 	return -1;
+}
+
+int spool_open(struct spool *sp, const char *dir, char *err, size_t errlen)
+{
+	return open_spool(sp, dir, false, err, errlen);
+}
+
+int spool_open_private(struct spool *sp, const char *dir, char *err, size_t errlen)
+{
+	return open_spool(sp, dir, true, err, errlen);
 }
 
 void spool_close(struct spool *sp)
@@ -279,6 +417,15 @@ static cJSON *plan_to_json(const struct plan *p)
 	cJSON_AddBoolToObject(root, "bundled", p->bundled);
 	cJSON_AddItemToObject(root, "marker",
 			      p->marker ? cJSON_Duplicate(p->marker, 1) : cJSON_CreateNull());
+	if (origin_known(&p->origin)) {
+		cJSON *o = origin_to_json(&p->origin);
+
+		if (!o || !cJSON_AddItemToObject(root, "origin", o)) {
+			cJSON_Delete(o);
+			cJSON_Delete(root);
+			return NULL;
+		}
+	}
 	files = cJSON_AddArrayToObject(root, "files");
 	for (i = 0; files && i < p->nfiles; i++) {
 		cJSON *o = cJSON_CreateObject();
@@ -464,6 +611,7 @@ static int plan_from_json(const cJSON *root, struct plan *p)
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(root, "seq");
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
 	const cJSON *marker = cJSON_GetObjectItemCaseSensitive(root, "marker");
+	const cJSON *origin = cJSON_GetObjectItemCaseSensitive(root, "origin");
 	const cJSON *f;
 	size_t i = 0;
 
@@ -482,6 +630,10 @@ static int plan_from_json(const cJSON *root, struct plan *p)
 	p->bundled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "bundled"));
 	if (cJSON_IsObject(marker))
 		p->marker = cJSON_Duplicate(marker, 1);
+	/* No origin: written by a covship before plans were bound (ship.c
+	 * decides what to do with it); a malformed one: not a plan. */
+	if (origin && origin_from_json(origin, &p->origin) < 0)
+		return -1;
 	p->nfiles = (size_t)cJSON_GetArraySize(files);
 	p->files = calloc(p->nfiles ? p->nfiles : 1, sizeof(*p->files));
 	if (!p->key || !p->files)
@@ -545,19 +697,48 @@ static bool is_plan_name(const char *n)
 	return n[0] != '.' && len > k && !strcmp(n + len - k, PLAN_SUFFIX);
 }
 
-/* Is there a bundle (either compression) named after the plan `name`? */
-static bool has_bundle(struct spool *sp, const char *name)
+/* Is `b` the name of a bundle of the plan whose stem (name without
+ * PLAN_SUFFIX) is stem[0..n)? "<run_id>-<seq>" plans bundle "<run_id>-<seq>"
+ * (an older covship) or "<run_id>-<any spool id>-<seq>", either compression. */
+static bool bundle_of_stem(const char *b, const char *stem, size_t n)
 {
 	static const char *const ext[] = { ".tar.gz", ".tar.zst" };
-	size_t stem = strlen(name) - strlen(PLAN_SUFFIX), i;
-	char b[NAME_MAX + 1];
+	const char *dash = memrchr(stem, '-', n), *tail;
+	size_t run = dash ? (size_t)(dash - stem) : 0, len = strlen(b), i;
 
+	if (!dash)
+		return false;
 	for (i = 0; i < 2; i++) {
-		if (snprintf(b, sizeof(b), "%.*s%s", (int)stem, name, ext[i]) >= (int)sizeof(b) ||
-		    faccessat(sp->dirfd, b, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
-			return true; /* when in doubt, it is not ours to remove */
+		size_t el = strlen(ext[i]);
+
+		if (len <= el || strcmp(b + len - el, ext[i]))
+			continue;
+		if (len - el == n && !memcmp(b, stem, n))
+			return true; /* the old name */
+		/* "<run_id>-" ... "-<seq>" + ext, with something between */
+		tail = b + len - el - (n - run);
+		if (len - el > n + 1 && !memcmp(b, stem, run + 1) && !memcmp(tail, dash, n - run))
+			return true;
 	}
 	return false;
+}
+
+/* Is there a bundle (either compression, any spool id) for the plan `name`? */
+static bool has_bundle(struct spool *sp, const char *name)
+{
+	size_t stem = strlen(name) - strlen(PLAN_SUFFIX);
+	DIR *d = spool_opendir(sp);
+	struct dirent *de;
+	bool found = false;
+
+	if (!d)
+		return true; /* when in doubt, it is not ours to remove */
+	while (!found && (errno = 0, de = readdir(d)))
+		found = bundle_of_stem(de->d_name, name, stem);
+	if (!found && errno)
+		found = true; /* the listing broke off: in doubt */
+	closedir(d);
+	return found;
 }
 
 /*
@@ -633,6 +814,15 @@ void spool_plans_free(struct plan *plans, size_t n)
 int spool_bundle_path(const struct spool *sp, const struct plan *p, char *buf, size_t len)
 {
 	return snprintf(buf, len, "%s/%s", sp->dir, p->bundle) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+bool spool_plan_exists(struct spool *sp, const struct plan *p)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p->run_id, p->seq);
+	/* any error but "gone" counts as present: it is still to be dealt with */
+	return faccessat(sp->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
 }
 
 long spool_pending(struct spool *sp)

@@ -242,6 +242,7 @@ void stage_note(struct stage *st, const char *relpath, bool gone)
 	struct stage_entry *e;
 
 	if (!strncmp(relpath, SCAN_MARKER_DIR "/", sizeof(SCAN_MARKER_DIR)) ||
+	    !strncmp(relpath, SCAN_SPOOL_DIR "/", sizeof(SCAN_SPOOL_DIR)) ||
 	    !matcher_match(st->matcher, relpath))
 		return;
 	if (!gone) {

@@ -57,6 +57,8 @@ static int expand_var(struct outbuf *o, const char *name, size_t n, const struct
 		put_value(o, v->date, "nodate");
 	else if (IS("bundle"))
 		put_value(o, v->bundle, "nobundle");
+	else if (IS("spool_id"))
+		put_value(o, v->spool_id, "nospool");
 	else if (IS("seq")) {
 		snprintf(seq, sizeof(seq), "%06lu", v->seq);
 		put_value(o, seq, "0");
@@ -93,7 +95,8 @@ int keytemplate_expand(const char *tmpl, const struct key_vars *v, char *out, si
 		if (expand_var(&o, p + 1, (size_t)(close - p - 1), v) < 0) {
 			snprintf(err, errlen,
 				 "key template: unknown variable '%.*s' (use run_id, hostname, "
-				 "task_id, build, date, seq, bundle)", (int)(close - p + 1), p);
+				 "task_id, build, date, seq, bundle, spool_id)",
+				 (int)(close - p + 1), p);
 			return -1;
 		}
 		p = close + 1;
@@ -116,7 +119,8 @@ int keytemplate_check(const char *tmpl, char *err, size_t errlen)
 {
 	const struct key_vars sample = { "0123456789abcdef0123456789abcdef", "host", "task",
 					 "build", "2026-01-01", 1,
-					 "0123456789abcdef0123456789abcdef-000001.tar.gz" };
+					 "0123456789abcdef0123456789abcdef-0123456789abcdef-000001.tar.gz",
+					 "0123456789abcdef" };
 	char key[1024];
 
 	if (!*tmpl) {

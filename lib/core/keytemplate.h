@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Object keys from --key-template: {run_id} {hostname} {task_id} {build}
- * {date} {seq} {bundle}. A pure function so it can be unit-tested and fuzzed.
+ * {date} {seq} {bundle} {spool_id}. A pure function so it can be unit-tested
+ * and fuzzed.
  */
 #ifndef COVSHIP_KEYTEMPLATE_H
 #define COVSHIP_KEYTEMPLATE_H
@@ -15,7 +16,8 @@ struct key_vars {
 	const char *build;    /* may be NULL: "nobuild" */
 	const char *date;     /* YYYY-MM-DD */
 	unsigned long seq;
-	const char *bundle;   /* bundle file name, e.g. <run_id>-000001.tar.gz */
+	const char *bundle;   /* bundle file name, e.g. <run_id>-<spool_id>-000001.tar.gz */
+	const char *spool_id; /* may be NULL: "nospool"; the id of the spool that planned it */
 };
 
 /* Expand tmpl into out. Values are sanitised (any byte outside
@@ -26,7 +28,7 @@ struct key_vars {
 int keytemplate_expand(const char *tmpl, const struct key_vars *v, char *out, size_t outlen,
 		       char *err, size_t errlen);
 
-/* Check a template at start-up with sample values (exit 2 when bad). */
+/* Check a template at start-up with sample values; 0, or -1 with err (exit 2). */
 int keytemplate_check(const char *tmpl, char *err, size_t errlen);
 
 #endif

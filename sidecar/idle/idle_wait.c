@@ -142,6 +142,7 @@ static bool event_is_work(struct idle *s, const struct inotify_event *ev)
 		return true;
 	}
 	if (!strncmp(rel, SCAN_MARKER_DIR "/", sizeof(SCAN_MARKER_DIR)) ||
+	    !strncmp(rel, SCAN_SPOOL_DIR "/", sizeof(SCAN_SPOOL_DIR)) ||
 	    !matcher_match(&s->m, rel))
 		return false;
 	log_debug("idle: %s written", rel);

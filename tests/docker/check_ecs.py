@@ -5,7 +5,8 @@
    AWS API model shipped in Debian's python3-botocore), plus the enum values,
    which botocore's validator does not check;
 2. covship's consistency rules: timeouts that nest, the stop order, the
-   shared volume, the health check, the logs.
+   shared volume, the health check, the logs, a read-only root file system
+   for the sidecar (its spool is on the coverage volume).
 
     check_ecs.py TASKDEF.json            check one file (exit 1 on problems)
     check_ecs.py --self-test TASKDEF.json
@@ -185,6 +186,18 @@ def rule_problems(td):
     hc = sc.get("healthCheck", {}).get("command", [])
     if "covship" not in " ".join(hc) or "health" not in hc:
         p.append("sidecar: healthCheck must run `covship health`")
+    # The spool defaults to COVSHIP_DIR/.covship-spool, on the task volume:
+    # the sidecar needs no writable root file system (Security Hub ECS.5),
+    # and an explicit COVSHIP_SPOOL must then be on a mounted volume too.
+    if sc.get("readonlyRootFilesystem") is not True:
+        p.append("sidecar: set readonlyRootFilesystem true (the spool is on the coverage "
+                 "volume; AWS Security Hub ECS.5)")
+    spool = env_of(sc).get("COVSHIP_SPOOL") or opt_value(argv_of(sc), "--spool")
+    if spool and not any(spool == m.get("containerPath") or
+                         spool.startswith(m.get("containerPath", "").rstrip("/") + "/")
+                         for m in sc.get("mountPoints", []) if not m.get("readOnly")):
+        p.append(f"sidecar: COVSHIP_SPOOL {spool} is not on a writable mountPoint; with a "
+                 f"read-only root file system the spool could not be created")
 
     sc_stop = number(sc.get("stopTimeout", ECS_STOP_DEFAULT), "sidecar stopTimeout", p)
     drain, drain_src = drain_timeout(sc)
@@ -285,6 +298,11 @@ def mutations(td):
          m(lambda t: container(t, app)["mountPoints"][0].update(sourceVolume="other")),
          "volume"),
         ("no health check", m(lambda t: container(t, sc).pop("healthCheck")), "health"),
+        ("writable root file system",
+         m(lambda t: container(t, sc).pop("readonlyRootFilesystem")), "readonlyRootFilesystem"),
+        ("spool on the root file system",
+         m(lambda t: set_env(container(t, sc), "COVSHIP_SPOOL", "/var/spool/covship")),
+         "COVSHIP_SPOOL"),
         ("file destination", m(lambda t: set_env(container(t, sc), "COVSHIP_DEST",
                                                  "file:///tmp/x")), "s3://"),
     ]

@@ -127,7 +127,10 @@ run() {
 	CONTAINERS="$CONTAINERS $sc"
 	# -e after --env-file wins: only the destination, the endpoint and the
 	# credentials differ from the task definition (no task role here).
-	$P run -d --name "$sc" --network host -v "$vol:/coverage" --env-file "$TMP/$name-sc.env" \
+	# --read-only: as readonlyRootFilesystem on ECS; the spool is on the
+	# volume (/coverage/.covship-spool), podman keeps /tmp a tmpfs.
+	$P run -d --name "$sc" --read-only --network host -v "$vol:/coverage" \
+		--env-file "$TMP/$name-sc.env" \
 		-e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_REGION \
 		-e COVSHIP_DEST="s3://$COVSHIP_TEST_BUCKET/$PREFIX" \
 		-e COVSHIP_ENDPOINT="$COVSHIP_TEST_S3_ENDPOINT" \

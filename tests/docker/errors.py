@@ -139,8 +139,34 @@ FIXES = [
      "changed or vanished while it was uploaded (someone touched the spool): it is rebuilt "
      "or retried; keep the spool private to the sidecar."),
     (r"^key template", "Fix `--key-template`/`COVSHIP_KEY_TEMPLATE`: only `{run_id}` "
-     "`{hostname}` `{task_id}` `{build}` `{date}` `{seq}` `{bundle}`, and the result must be "
-     "a relative key without empty, `.` or `..` segments (exit 2)."),
+     "`{hostname}` `{task_id}` `{build}` `{date}` `{seq}` `{bundle}` `{spool_id}`, and the "
+     "result must be a relative key without empty, `.` or `..` segments (exit 2)."),
+    (r"wait in the spool for their own destination", "The spool holds plans made for "
+     "another `--dest` or `--dir` (the same spool used with another configuration): they "
+     "go only to their own destination, never to this run's, and only while their "
+     "directory is the one recorded. Fix what the parentheses name (credentials, network, "
+     "that destination; a directory gone or replaced) and run `covship push` or `watch` "
+     "again with this spool (any `--dest`). A directory gone for good: copy its bundle out "
+     "of the spool, then remove the plan by hand. Exit 1 meanwhile."),
+    (r"planned by an older covship", "A plan of an earlier covship version records no "
+     "destination: it goes to this run's `--dest`, as that version did. If that spool was "
+     "used with another destination, deliver it with that `--dest` first."),
+    (r"is not private to this covship|the default spool on the volume is never followed",
+     "The default spool `DIR/.covship-spool` is on the shared volume, where the app writes "
+     "too: it must be a real directory (no symlink), owned by the sidecar's user, not "
+     "writable by group or others. Remove it (deliver what it holds first) or pass "
+     "`--spool DIR` elsewhere (exit 2)."),
+    (r"spool id|spool-id|its id|spool's id", "`SPOOL/spool-id` holds the spool's random id, "
+     "part of every bundle name so that two spools never make the same key. Damaged: "
+     "remove the file (a new id is made; waiting plans keep their names). Never copy a "
+     "spool to start another one: the copy makes the same keys. A full disk: free space, "
+     "the id is made before the next bundle."),
+    (r"cannot return to covship watch", "covship-idle could not exec `covship watch` "
+     "again (the binary was removed or replaced, or exec is blocked): the sidecar exits 1; "
+     "restart it. The spool and the volume are untouched, so nothing is lost."),
+    (r"^health: pass --dir", "`covship health` looks for the watcher's spool: give it the "
+     "watcher's `--dir` (`COVSHIP_DIR`, whose spool is `DIR/.covship-spool`) or its "
+     "`--spool` (exit 2)."),
     (r"clock is off", "Harmless: covship corrects its signing clock from the server's Date. "
      "Fix NTP on the host."),
     (r"refreshing AWS credentials", "The credential source (ECS task-role endpoint, IMDS) "

@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.build = "jenkins-job-42",
 		.date = "2026-11-25",
 		.seq = 7,
-		.bundle = "0123456789abcdef0123456789abcdef-000007.tar.gz",
+		.bundle = "0123456789abcdef0123456789abcdef-00c0ffee00c0ffee-000007.tar.gz",
+		.spool_id = "00c0ffee00c0ffee",
 	};
 	char *tmpl = malloc(size + 1);
 	char out[1024], err[256];

@@ -209,3 +209,22 @@ def spool_leftovers(spool):
 def run(covship, args, env=None, timeout=60, wrap=None):
     return subprocess.run((wrap or []) + [covship] + args, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, env=env or clean_env(), timeout=timeout)
+
+
+def delivered_keys(log):
+    """The keys a push/watch log says it delivered ("delivered B (N files) as KEY")."""
+    import re
+    return re.findall(r"delivered \S+ \(\d+ files\) as (\S+)", log)
+
+
+def key_collisions(*key_lists):
+    """Keys that two different deliveries (one list each: a push, a spool)
+    both wrote. A key must name one bundle only: a second bundle under it
+    either replaces the first (coverage lost) or is refused (stuck)."""
+    seen, dup = {}, set()
+    for i, keys in enumerate(key_lists):
+        for k in set(keys):
+            if k in seen and seen[k] != i:
+                dup.add(k)
+            seen.setdefault(k, i)
+    return sorted(dup)

@@ -11,7 +11,8 @@
 
 static const struct key_vars vars = { "0123456789abcdef0123456789abcdef", "ip-10-0-0-1", "abc123",
 				      "jenkins-app-42", "2026-11-25", 7,
-				      "0123456789abcdef0123456789abcdef-000007.tar.gz" };
+				      "0123456789abcdef0123456789abcdef-00c0ffee00c0ffee-000007.tar.gz",
+				      "00c0ffee00c0ffee" };
 
 static void test_default_and_all(void **state)
 {
@@ -21,7 +22,11 @@ static void test_default_and_all(void **state)
 	assert_int_equal(keytemplate_expand("{run_id}/{bundle}", &vars, out, sizeof(out), err,
 					    sizeof(err)), 0);
 	assert_string_equal(out, "0123456789abcdef0123456789abcdef/"
-				 "0123456789abcdef0123456789abcdef-000007.tar.gz");
+				 "0123456789abcdef0123456789abcdef-00c0ffee00c0ffee-000007.tar.gz");
+	/* {spool_id}: the spool's id, so {run_id}-{spool_id}-{seq} is unique across spools */
+	assert_int_equal(keytemplate_expand("{run_id}/{spool_id}/{seq}", &vars, out, sizeof(out),
+					    err, sizeof(err)), 0);
+	assert_string_equal(out, "0123456789abcdef0123456789abcdef/00c0ffee00c0ffee/000007");
 	assert_int_equal(keytemplate_expand("{build}/{date}/{hostname}/{task_id}/{seq}.x", &vars,
 					    out, sizeof(out), err, sizeof(err)), 0);
 	assert_string_equal(out, "jenkins-app-42/2026-11-25/ip-10-0-0-1/abc123/000007.x");
@@ -39,6 +44,9 @@ static void test_sanitised_values(void **state)
 	assert_int_equal(keytemplate_expand("{build}/{hostname}/{task_id}", &v, out, sizeof(out),
 					    err, sizeof(err)), 0);
 	assert_string_equal(out, ".._.._etc_passwd/_/local");
+	v.spool_id = NULL;
+	assert_int_equal(keytemplate_expand("{spool_id}", &v, out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "nospool");
 }
 
 static void test_errors(void **state)

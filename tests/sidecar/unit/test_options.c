@@ -43,10 +43,10 @@ static void test_env_then_argv(void **state)
 	assert_true(o.keep_sources);
 	assert_int_equal(o.ninclude, 2);
 	assert_string_equal(o.include[1], "sub/*.y");
-	assert_string_equal(o.spool, OPTIONS_DEFAULT_SPOOL);
+	assert_string_equal(o.spool, "/cov/.covship-spool"); /* default: on the volume */
 	assert_string_equal(o.key_template, OPTIONS_DEFAULT_KEY_TEMPLATE);
 	assert_int_equal(o.drain_timeout, 60);
-	assert_string_equal(o.dest_opts.spool_dir, OPTIONS_DEFAULT_SPOOL);
+	assert_string_equal(o.dest_opts.spool_dir, "/cov/.covship-spool");
 	options_free(&o);
 	clear_env();
 }
@@ -85,8 +85,10 @@ static void test_per_command(void **state)
 {
 	char *push_settle[] = { "push", "--dir", "/c", "--dest", "file:///x", "--settle", "5", NULL };
 	char *watch_settle[] = { "watch", "--dir", "/c", "--dest", "file:///x", "--settle", "5", NULL };
-	char *health_dir[] = { "health", "--dir", "/c", NULL };
+	char *health_dir[] = { "health", "--dir", "/c/", NULL };
 	char *health_d[] = { "health", "-d", "/c", NULL };
+	char *health_dest[] = { "health", "--dest", "file:///x", NULL };
+	char *health_none[] = { "health", NULL };
 	char *health[] = { "health", "--spool", "/s", NULL };
 	struct options o;
 
@@ -98,10 +100,23 @@ static void test_per_command(void **state)
 	assert_int_equal(options_parse(OPTIONS_WATCH, 7, watch_settle, &o), OPTIONS_OK);
 	assert_int_equal(o.settle, 5);
 	options_free(&o);
-	assert_int_equal(options_parse(OPTIONS_HEALTH, 3, health_dir, &o), OPTIONS_ERROR);
+	/* health takes --dir only to find the default spool */
+	assert_int_equal(options_parse(OPTIONS_HEALTH, 3, health_dir, &o), OPTIONS_OK);
+	assert_string_equal(o.spool, "/c/.covship-spool");
 	options_free(&o);
-	assert_int_equal(options_parse(OPTIONS_HEALTH, 3, health_d, &o), OPTIONS_ERROR);
+	assert_int_equal(options_parse(OPTIONS_HEALTH, 3, health_d, &o), OPTIONS_OK);
+	assert_string_equal(o.spool, "/c/.covship-spool");
 	options_free(&o);
+	assert_int_equal(options_parse(OPTIONS_HEALTH, 3, health_dest, &o), OPTIONS_ERROR);
+	options_free(&o);
+	assert_int_equal(options_parse(OPTIONS_HEALTH, 1, health_none, &o), OPTIONS_ERROR);
+	options_free(&o);
+	/* --spool wins over the default of COVSHIP_DIR */
+	setenv("COVSHIP_DIR", "/c", 1);
+	assert_int_equal(options_parse(OPTIONS_HEALTH, 3, health, &o), OPTIONS_OK);
+	assert_string_equal(o.spool, "/s");
+	options_free(&o);
+	unsetenv("COVSHIP_DIR");
 
 	/* a watcher's environment does not break health in the same container */
 	setenv("COVSHIP_SETTLE", "not-a-number", 1);
@@ -147,24 +162,24 @@ static void test_no_idle_exec(void **state)
 
 static void test_logging_options(void **state)
 {
-	char *verbose[] = { "health", "--log-level", "error", "-v", NULL };
+	char *verbose[] = { "health", "-d", "/c", "--log-level", "error", "-v", NULL };
 	char *quiet[] = { "push", "--dir", "/c", "--dest", "file:///x", "--quiet", NULL };
-	char *json[] = { "health", "--log-format", "json", NULL };
-	char *bad[] = { "health", "--log-format", "xml", NULL };
+	char *json[] = { "health", "--spool", "/s", "--log-format", "json", NULL };
+	char *bad[] = { "health", "--spool", "/s", "--log-format", "xml", NULL };
 	struct options o;
 
 	(void)state;
 	clear_env();
-	assert_int_equal(options_parse(OPTIONS_HEALTH, 4, verbose, &o), OPTIONS_OK);
+	assert_int_equal(options_parse(OPTIONS_HEALTH, 6, verbose, &o), OPTIONS_OK);
 	assert_string_equal(o.log_level, "debug"); /* the last one wins */
 	assert_int_equal(log_get_level(), LOG_LEVEL_DEBUG);
 	options_free(&o);
 	assert_int_equal(options_parse(OPTIONS_PUSH, 6, quiet, &o), OPTIONS_OK);
 	assert_int_equal(log_get_level(), LOG_LEVEL_WARN);
 	options_free(&o);
-	assert_int_equal(options_parse(OPTIONS_HEALTH, 3, json, &o), OPTIONS_OK);
+	assert_int_equal(options_parse(OPTIONS_HEALTH, 5, json, &o), OPTIONS_OK);
 	options_free(&o);
-	assert_int_equal(options_parse(OPTIONS_HEALTH, 3, bad, &o), OPTIONS_ERROR);
+	assert_int_equal(options_parse(OPTIONS_HEALTH, 5, bad, &o), OPTIONS_ERROR);
 	options_free(&o);
 	log_set_json(false);
 	log_set_level(LOG_LEVEL_INFO);

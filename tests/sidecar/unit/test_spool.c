@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -58,7 +59,7 @@ static void test_lock_and_temporaries(void **state)
 static void test_seq_survives_restart(void **state)
 {
 	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 }, false, "", 0 };
-	struct plan p = { RID, 0, "", "k", "2026-11-25T09:00:00.000Z", false, NULL, &f, 1, false };
+	struct plan p = { RID, 0, "", "k", "2026-11-25T09:00:00.000Z", false, NULL, &f, 1, false, { 0 } };
 	struct spool sp;
 	char err[512], path[128];
 	unsigned long s1, s2, s3;
@@ -96,7 +97,8 @@ static void test_plan_round_trip(void **state)
 		{ "odd\xff name\n", 10, { 0, 1, 5 }, false, "", 0 },
 	};
 	struct plan p = { RID, 5, RID "-000005.tar.gz", "k/" RID "-000005.tar.gz",
-			  "2026-11-25T09:00:00.000Z", false, NULL, files, 2, true };
+			  "2026-11-25T09:00:00.000Z", false, NULL, files, 2, true,
+			  { "s3://b/X/", "/cov\xff dir", 9, 18446744073709551615ULL, 42 } };
 	struct spool sp;
 	struct plan *v;
 	char err[512], path[128];
@@ -121,6 +123,12 @@ static void test_plan_round_trip(void **state)
 	assert_true(v[0].files[0].written);
 	assert_string_equal(v[0].files[0].sha256, SHA_A);
 	assert_false(v[0].files[1].written); /* left out: never removed */
+	/* the origin: destination and directory, exact (a dev above 2^53, raw bytes) */
+	assert_true(origin_known(&v[0].origin));
+	assert_true(origin_same_dest(&v[0].origin, &p.origin));
+	assert_true(origin_same_dir(&v[0].origin, &p.origin));
+	assert_int_equal(v[0].origin.dirlen, 9);
+	assert_memory_equal(v[0].origin.dir, "/cov\xff dir", 9);
 	v[0].delivered = true;
 	assert_int_equal(spool_plan_write(&sp, &v[0]), 0);
 	spool_plans_free(v, n);
@@ -171,7 +179,7 @@ static void test_torn_plan(void **state)
 {
 	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 }, false, "", 0 };
 	struct plan p = { RID, 3, RID "-000003.tar.gz", "k", "2026-11-25T09:00:00.000Z", false,
-			  NULL, &f, 1, false };
+			  NULL, &f, 1, false, { 0 } };
 	struct spool sp;
 	struct plan *v;
 	char err[512], path[128];
@@ -186,8 +194,16 @@ static void test_torn_plan(void **state)
 	put(path, RID "-000004.tar.gz", "bundle bytes");
 	put(path, RID "-000005.plan.json", "{\"schema\":1");
 	put(path, RID "-000005.tar.zst", "bundle bytes");
+	/* bundles named with a spool id (any: the torn plan cannot say which) */
+	put(path, RID "-000006.plan.json", "");
+	put(path, RID "-0123456789abcdef-000006.tar.gz", "bundle bytes");
+	put(path, RID "-000007.plan.json", "{");
+	put(path, RID "-deadbeef-000007.tar.zst", "bundle bytes");
+	/* control: another seq's bundle is not this plan's */
+	put(path, RID "-000008.plan.json", "");
+	put(path, RID "-0123456789abcdef-000018.tar.gz", "bundle bytes");
 	assert_int_equal(spool_plan_create(&sp, &p), 0);
-	assert_int_equal(spool_pending(&sp), 5);
+	assert_int_equal(spool_pending(&sp), 8);
 	assert_int_equal(spool_plan_load_all(&sp, &v, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(v[0].seq, 3); /* the whole plan without a bundle is kept */
@@ -197,7 +213,10 @@ static void test_torn_plan(void **state)
 	/* control: torn but with a bundle (either compression): left in place */
 	assert_true(exists(path, RID "-000004.plan.json"));
 	assert_true(exists(path, RID "-000005.plan.json"));
-	assert_int_equal(spool_pending(&sp), 3);
+	assert_true(exists(path, RID "-000006.plan.json"));
+	assert_true(exists(path, RID "-000007.plan.json"));
+	assert_false(exists(path, RID "-000008.plan.json"));
+	assert_int_equal(spool_pending(&sp), 5);
 	spool_close(&sp);
 }
 
@@ -220,7 +239,7 @@ static void test_group_mark_and_remove(void **state)
 	assert_int_equal(spool_open(&sp, path, err, sizeof(err)), 0);
 	for (i = 0; i < 3; i++) {
 		p[i] = (struct plan){ RID, i + 1, "", "k", "2026-11-25T09:00:00.000Z", false, NULL,
-				      &f, 1, false };
+				      &f, 1, false, { 0 } };
 		snprintf(p[i].bundle, sizeof(p[i].bundle), RID "-%06lu.tar.gz", p[i].seq);
 		assert_int_equal(spool_plan_create(&sp, &p[i]), 0);
 	}
@@ -282,9 +301,76 @@ static void test_written_set_absent_or_bad(void **state)
 	spool_close(&sp);
 }
 
+static void read_id(const char *sp, char *buf, size_t len)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/spool-id", sp);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, (int)len, f));
+	assert_int_equal(fclose(f), 0);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Every spool gets its own random id, kept across restarts; a spool that
+ * has none (made by an older covship) gets one; a damaged one is refused. */
+static void test_spool_id(void **state)
+{
+	struct spool a, b;
+	char err[512], pa[128], pb[128], id[64];
+
+	(void)state;
+	snprintf(pa, sizeof(pa), "%s/ida", dir);
+	snprintf(pb, sizeof(pb), "%s/idb", dir);
+	assert_int_equal(spool_open(&a, pa, err, sizeof(err)), 0);
+	assert_int_equal(strlen(a.id), SPOOL_ID_LEN);
+	read_id(pa, id, sizeof(id));
+	assert_string_equal(id, a.id);
+	assert_int_equal(spool_open(&b, pb, err, sizeof(err)), 0);
+	assert_string_not_equal(a.id, b.id); /* 64 random bits each */
+	spool_close(&b);
+	strcpy(id, a.id);
+	spool_close(&a);
+	assert_int_equal(spool_open(&a, pa, err, sizeof(err)), 0);
+	assert_string_equal(a.id, id); /* kept: names stay deterministic across restarts */
+	spool_close(&a);
+	put(pa, "spool-id", "not hex\n");
+	assert_int_equal(spool_open(&a, pa, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "spool-id"));
+	put(pa, "spool-id", "00c0ffee\n"); /* 8 digits: accepted */
+	assert_int_equal(spool_open(&a, pa, err, sizeof(err)), 0);
+	assert_string_equal(a.id, "00c0ffee");
+	spool_close(&a);
+}
+
+/* The default spool is on the volume: a symlink or a directory others may
+ * write is refused there (control: spool_open, for --spool, follows it). */
+static void test_private(void **state)
+{
+	struct spool sp;
+	char err[512], real[128], link_[128];
+
+	(void)state;
+	snprintf(real, sizeof(real), "%s/real", dir);
+	snprintf(link_, sizeof(link_), "%s/link", dir);
+	assert_int_equal(spool_open_private(&sp, real, err, sizeof(err)), 0);
+	spool_close(&sp);
+	assert_int_equal(symlink(real, link_), 0);
+	assert_int_equal(spool_open_private(&sp, link_, err, sizeof(err)), -1);
+	assert_int_equal(spool_open(&sp, link_, err, sizeof(err)), 0);
+	spool_close(&sp);
+	assert_int_equal(chmod(real, 0777), 0);
+	assert_int_equal(spool_open_private(&sp, real, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not private"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spool_id),
+		cmocka_unit_test(test_private),
 		cmocka_unit_test(test_lock_and_temporaries),
 		cmocka_unit_test(test_seq_survives_restart),
 		cmocka_unit_test(test_plan_round_trip),
