@@ -142,6 +142,21 @@ int handoff_return(int watch_argc, char **watch_argv, int lockfd, bool idle_fail
 	return exec_with_lock(exe, watch_argc, watch_argv, lockfd);
 }
 
+int handoff_restart(int watch_argc, char **watch_argv, int lockfd)
+{
+	char self[PATH_MAX];
+	int e = self_exe(self, sizeof(self));
+
+	if (e < 0)
+		return e;
+	/* the mark of a watcher coming back: handoff_returned() reads it */
+	if (setenv(HANDOFF_ENV_RETURN, self, 1) < 0)
+		return -errno;
+	e = exec_with_lock(self, watch_argc, watch_argv, lockfd);
+	unsetenv(HANDOFF_ENV_RETURN);
+	return e;
+}
+
 bool handoff_returned(bool *idle_failed)
 {
 	bool back = getenv(HANDOFF_ENV_RETURN) != NULL;

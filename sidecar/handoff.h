@@ -4,12 +4,15 @@
  * that take turns in one process (same PID) by execve():
  *
  *   covship watch  --(nothing to do)-->  covship-idle  --(possibly work)-->  covship watch
+ *   covship watch  --(--dir went away)-->  covship watch (handoff_restart)
  *
  * Both get the same argv (covship's, from "watch" on) and environment, plus:
  *   COVSHIP_IDLE_LOCK_FD  the spool's locked lock file, kept open across both
  *                         execs so the spool never looks free (covship health,
  *                         a second watcher); spool_open() adopts it
- *   COVSHIP_IDLE_RETURN   the covship executable covship-idle goes back to
+ *   COVSHIP_IDLE_RETURN   the covship executable covship-idle goes back to; in
+ *                         covship watch, set: it comes back (from covship-idle
+ *                         or a restart), its configuration was accepted before
  *   COVSHIP_IDLE_DONE     identity of DIR/.covship/done.json when the watcher
  *                         went idle ("-" when absent): another one is work
  *   COVSHIP_IDLE_FAILED   (back) covship-idle could not wait: the watcher
@@ -45,6 +48,12 @@ int handoff_to_idle(int watch_argc, char **watch_argv, int lockfd, const char *d
 /* covship-idle -> covship watch (HANDOFF_ENV_RETURN), same argv and lock;
  * idle_failed: it could not wait. Returns only on failure: -errno. */
 int handoff_return(int watch_argc, char **watch_argv, int lockfd, bool idle_failed);
+
+/* covship watch -> covship watch, in place (same PID, argv and lock), as
+ * if back from covship-idle: its start then takes a changed world (a
+ * vanished --dir) for a runtime error and waits for it. Returns only on
+ * failure: -errno. */
+int handoff_restart(int watch_argc, char **watch_argv, int lockfd);
 
 /* In covship watch: true when it came back from covship-idle, and in
  * *idle_failed whether covship-idle could not wait; removes the hand-off

@@ -430,7 +430,8 @@ static const char usage_common[] =
 	"      --exclude GLOB       never bundle matching files (repeatable)  [COVSHIP_EXCLUDE, comma list]\n"
 	"                           a GLOB with '/' matches the path relative to DIR, else the name\n"
 	"      --key-template T     object key (default " OPTIONS_DEFAULT_KEY_TEMPLATE ")    [COVSHIP_KEY_TEMPLATE]\n"
-	"                           {run_id} {hostname} {task_id} {build} {date} {seq} {bundle}\n"
+	"                           {run_id} {hostname} {task_id} {build} {date} {seq} {bundle};\n"
+	"                           must hold {bundle}, or {run_id} and {seq}\n"
 	"      --compression C      gzip (default) or zstd                    [COVSHIP_COMPRESSION]\n"
 	"      --compression-level N  gzip 1..9, zstd 1..22                   [COVSHIP_COMPRESSION_LEVEL]\n"
 	"      --keep-sources       never remove delivered source files       [COVSHIP_KEEP_SOURCES=1]\n"
@@ -450,7 +451,8 @@ static const char usage_watch[] =
 	"                           (default 10)                              [COVSHIP_SETTLE]\n"
 	"      --drain-timeout S    after SIGTERM, wait at most S seconds for done.json\n"
 	"                           (default 60)                              [COVSHIP_DRAIN_TIMEOUT]\n"
-	"      --retry-max S        cap of the delivery retry backoff (default 60) [COVSHIP_RETRY_MAX]\n"
+	"      --retry-max S        cap of the delivery retry backoff, 1 2 4 ... s (default 60)\n"
+	"                                                                      [COVSHIP_RETRY_MAX]\n"
 	"      --no-idle-exec       while idle, stay fully loaded instead of exec'ing the small\n"
 	"                           covship-idle (same PID and lock, far less memory) [COVSHIP_NO_IDLE_EXEC=1]\n";
 
@@ -460,7 +462,8 @@ void options_usage(enum options_cmd cmd, FILE *out)
 	case OPTIONS_WATCH:
 		fputs("usage: covship watch --dir DIR --dest URL [options]\n"
 		      "Watch DIR, bundle final coverage files, spool, deliver, remove sources.\n"
-		      "Exit: 0 all delivered, 1 something left in the spool or undelivered, 2 bad configuration.\n\n",
+		      "Exit: 0 all delivered, 1 something left in the spool or undelivered, 2 bad configuration\n"
+		      "(at start-up only: what fails later is retried, then exit 1).\n\n",
 		      out);
 		fputs(usage_common, out);
 		fputs(usage_watch, out);

@@ -57,7 +57,7 @@ int cmd_push(int argc, char **argv)
 	rc = options_load(OPTIONS_PUSH, argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	if (shipper_open(&sh, &o) < 0) {
+	if (shipper_open(&sh, &o, false) < 0) {
 		shipper_close(&sh);
 		options_free(&o);
 		return 2;

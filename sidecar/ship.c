@@ -15,12 +15,22 @@
 #include "atomic_file.h"
 #include "keytemplate.h"
 #include "log.h"
+#include "overlap.h"
 #include "runid.h"
 #include "stage.h"
 #include "timefmt.h"
 
-int shipper_open(struct shipper *sh, const struct options *o)
+/* later: what failed is remembered as the reason the watcher waits (cut
+ * to fit: the full line was logged as it happened). */
+static void open_failed(struct shipper *sh, bool later, const char *what, const char *err)
 {
+	if (later)
+		snprintf(sh->last_error, sizeof(sh->last_error), "%.200s: %.300s", what, err);
+}
+
+int shipper_open(struct shipper *sh, const struct options *o, bool later)
+{
+	struct dest_options dopts = o->dest_opts;
 	char err[512];
 	struct stat st;
 
@@ -28,17 +38,30 @@ int shipper_open(struct shipper *sh, const struct options *o)
 	sh->spool.dirfd = sh->spool.lockfd = -1;
 	sh->o = o;
 	sh->rootfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sh->rootfd < 0 && later) {
+		/* not the configuration: it was there when the watcher started */
+		snprintf(sh->last_error, sizeof(sh->last_error), "--dir %.200s: %.200s", o->dir,
+			 strerror(errno));
+		log_error("--dir %s: %s; it was there when the watcher started (removed or "
+			  "unmounted?): retrying", o->dir, strerror(errno));
+		return -1;
+	}
 	if (sh->rootfd < 0) {
 		log_error("--dir %s: %s; pass the coverage directory (the shared volume)", o->dir,
 			  strerror(errno));
 		return -1;
 	}
 	matcher_init(&sh->matcher, o->format, o->include, o->ninclude, o->exclude, o->nexclude);
-	if (keytemplate_check(o->key_template, err, sizeof(err)) < 0) {
+	if (keytemplate_check(o->key_template, err, sizeof(err)) < 0 ||
+	    keytemplate_check_unique(o->key_template, err, sizeof(err)) < 0) {
 		log_error("--key-template: %s", err);
 		return -1;
 	}
-	if (dest_open(o->dest, &o->dest_opts, &sh->dest, err, sizeof(err)) < 0) {
+	/* later: the destination was probed at start-up; what changed since is
+	 * a delivery error (retried), not a reason to stop */
+	dopts.skip_probe = later;
+	if (dest_open(o->dest, &dopts, &sh->dest, err, sizeof(err)) < 0) {
+		open_failed(sh, later, "--dest", err);
 		log_error("--dest: %s", err);
 		return -1;
 	}
@@ -46,9 +69,16 @@ int shipper_open(struct shipper *sh, const struct options *o)
 		log_error("%s", err);
 		return -1;
 	}
+	/* a configuration check: the paths were accepted when the watcher
+	 * started, and a vanished one must not make it a configuration error */
+	if (!later && overlap_check(o, dest_local_dir(sh->dest), err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
 	/* the default spool is on the volume, where the app writes too */
 	if ((o->spool == o->spool_buf ? spool_open_private : spool_open)(&sh->spool, o->spool, err,
 									 sizeof(err)) < 0) {
+		open_failed(sh, later, "--spool", err);
 		log_error("--spool: %s", err);
 		return -1;
 	}

@@ -39,8 +39,14 @@ struct shipper {
 };
 
 /* Everything checkable at start: the directory, the spool, the destination,
- * the key template. Returns 0, or -1 after logging one line (exit 2). */
-int shipper_open(struct shipper *sh, const struct options *o);
+ * the key template, the paths kept apart (overlap.h). Returns 0, or -1
+ * after logging one line (exit 2). later: the watcher is coming back from
+ * covship-idle, the configuration was accepted then; only the world can
+ * have changed (-1: a vanished --dir, a spool gone; the reason is in
+ * last_error; the destination is not probed, its troubles are delivery
+ * errors). */
+int shipper_open(struct shipper *sh, const struct options *o, bool later);
+/* Release what shipper_open() opened; also after a failed open, and twice. */
 void shipper_close(struct shipper *sh);
 
 /* Compress ahead (stage.h) from now on, starting with the matching files

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +59,8 @@ struct watcher {
 	bool idle_check;       /* a start or a delivery may have left nothing to do */
 	bool from_idle;        /* back from covship-idle: a quiet start */
 	bool idle_failed;      /* covship-idle could not wait: never again here */
+	bool root_gone;        /* --dir is no longer the directory watched (root_still_there) */
+	bool restart_failed;   /* maybe_restart() could not exec: not again */
 };
 
 static int64_t now_ms(void)
@@ -243,12 +246,33 @@ static void set_marker_shipped(struct watcher *w, const char *run_id)
 		log_warn("spool: cannot record the marker of %s: %s", run_id, strerror(-e));
 }
 
-/* After any attempt: while bundles wait in the spool, or files that could
+/* The next delay of the retry backoff: 1, 2, 4 ... seconds, capped at
+ * --retry-max (0 counts as 1: a zero delay would be a busy loop). */
+static int64_t next_backoff_ms(struct watcher *w)
+{
+	unsigned cap = w->o.retry_max ? w->o.retry_max : 1;
+
+	w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 1;
+	if (w->backoff_s > cap)
+		w->backoff_s = cap;
+	return (int64_t)w->backoff_s * 1000;
+}
+
+/*
+ * After any attempt: while bundles wait in the spool, or files that could
  * not be read wait in the volume, a retry stays scheduled (doubling up to
- * --retry-max), whatever the last step did. */
+ * --retry-max), whatever the last step did. A
+ * retry that is due (it just ran, DEST_FATAL included) is always moved
+ * forward: left in the past, the poll timeout would stay 0 and the same
+ * bundle would be sent and logged on every loop turn. A retry still ahead
+ * is left alone by successes and permanent failures (an event must not put
+ * it off forever); a transient failure, or an attempt at an unreadable
+ * file, reschedules it.
+ */
 static void note_result(struct watcher *w, enum dest_result r)
 {
 	long pending = spool_pending(&w->sh.spool);
+	int64_t t = now_ms();
 
 	w->idle_check = true;
 	if (r == DEST_OK && pending == 0)
@@ -260,13 +284,8 @@ static void note_result(struct watcher *w, enum dest_result r)
 		ship_status(&w->sh, "ok");
 		return;
 	}
-	/* each attempt at an unreadable file schedules the next one, further out */
-	if (r == DEST_RETRY || !w->retry_at || w->retry_unreadable) {
-		w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 1;
-		if (w->backoff_s > w->o.retry_max)
-			w->backoff_s = w->o.retry_max ? w->o.retry_max : 1;
-		w->retry_at = now_ms() + (int64_t)w->backoff_s * 1000;
-	}
+	if (r == DEST_RETRY || !w->retry_at || w->retry_at <= t || w->retry_unreadable)
+		w->retry_at = t + next_backoff_ms(w);
 	ship_status(&w->sh, "retrying");
 }
 
@@ -424,7 +443,7 @@ static int finish(struct watcher *w, const struct run_state *rs, bool timed_out)
 {
 	struct filelist left = { 0 };
 	long pending;
-	int rc = 0;
+	int rc = 0, e;
 
 	if (timed_out) {
 		log_warn("drain timeout (%us): %s", w->o.drain_timeout,
@@ -442,8 +461,15 @@ static int finish(struct watcher *w, const struct run_state *rs, bool timed_out)
 			  w->sh.last_error[0] ? w->sh.last_error : "not delivered");
 		rc = 1;
 	}
-	if (ship_unclaimed(&w->sh, &left) == 0 && report_left(w, &left))
+	e = ship_unclaimed(&w->sh, &left);
+	if (e == 0 && report_left(w, &left)) {
 		rc = 1;
+	} else if (e < 0 || w->root_gone) {
+		/* what it holds cannot be known: not "everything delivered" */
+		log_error("cannot tell what is left in %s: %s", w->o.dir,
+			  e < 0 ? strerror(-e) : "it went away while watching");
+		rc = 1;
+	}
 	filelist_free(&left);
 	ship_status(&w->sh, rc ? "stopped-with-leftovers" : "stopped");
 	if (!rc)
@@ -525,6 +551,49 @@ static void maybe_idle(struct watcher *w)
 		  e == -ENOENT ? "no" : "cannot exec", strerror(-e));
 }
 
+/* Is --dir still the directory we watch? Not when it was removed (no link
+ * left: our descriptor keeps it alive, and its watch with it, so no event
+ * says so) or its path names another one now (moved away, unmounted). One
+ * fstat and one stat per loop turn. */
+static bool root_still_there(struct watcher *w)
+{
+	struct stat held, now;
+
+	if (fstat(w->sh.rootfd, &held) < 0 || held.st_nlink == 0 || stat(w->o.dir, &now) < 0)
+		return false;
+	return held.st_dev == now.st_dev && held.st_ino == now.st_ino;
+}
+
+/*
+ * --dir went away under a running watcher: its descriptor and watches are
+ * of the old directory, which cannot come back. Once the spool is empty
+ * (bundles there still go out meanwhile), start again in place, as on
+ * waking from covship-idle: that start waits for --dir with the retry
+ * backoff and watches it again once it is back. Not with --keep-sources
+ * (what was delivered is known only to this process) nor --no-idle-exec
+ * (no exec wanted); the watcher then stays, and the drain ends in exit 1.
+ */
+static void maybe_restart(struct watcher *w)
+{
+	int e;
+
+	if (!w->root_gone && !root_still_there(w)) {
+		/* Nothing written there reaches us any more. Delivery of the spool
+		 * goes on; a drain ends with exit 1 (finish). */
+		w->root_gone = true;
+		log_error("--dir %s went away while watching (removed, moved or unmounted): "
+			  "nothing written there is seen any more until it is back", w->o.dir);
+	}
+	if (!w->root_gone || w->restart_failed || w->draining || w->o.keep_sources ||
+	    w->o.no_idle_exec || spool_pending(&w->sh.spool) != 0 || input_waiting(w))
+		return;
+	log_info("restarting in place to wait for --dir %s", w->o.dir);
+	e = handoff_restart(w->argc, w->argv, w->sh.spool.lockfd);
+	w->restart_failed = true;
+	log_warn("cannot restart in place (%s); staying, without --dir %s", strerror(-e),
+		 w->o.dir);
+}
+
 static int loop(struct watcher *w)
 {
 	for (;;) {
@@ -548,10 +617,15 @@ static int loop(struct watcher *w)
 			return rc;
 		}
 		run_state_free(&rs);
+		maybe_restart(w);
 		maybe_idle(w);
 	}
 }
 
+/* Set up and deliver the spool's leftovers. Returns 0, the exit status (2:
+ * bad configuration, only on a first start), or -1: back from covship-idle
+ * into a world that changed (e.g. --dir gone); the line is logged and
+ * start_again_later() tries again. */
 static int start(struct watcher *w)
 {
 	size_t n = strlen(w->o.dir);
@@ -561,15 +635,20 @@ static int start(struct watcher *w)
 		log_error("--dir: path too long");
 		return 2;
 	}
-	if (shipper_open(&w->sh, &w->o) < 0)
-		return 2;
-	if (runid_generate(w->local_run_id) < 0 || setup_signals(w) < 0) {
+	if (shipper_open(&w->sh, &w->o, w->from_idle) < 0)
+		return w->from_idle ? -1 : 2;
+	if (runid_generate(w->local_run_id) < 0) {
 		log_error("start-up: %s", strerror(errno));
 		return 1;
 	}
 	w->events = w->o.snapshot_interval ? EVENTS_SNAPSHOT : EVENTS_DONE;
-	if (setup_inotify(w) < 0)
-		return 1;
+	if (setup_inotify(w) < 0) {
+		/* from idle: --dir may have gone between its open and its watch */
+		if (w->from_idle)
+			snprintf(w->sh.last_error, sizeof(w->sh.last_error), "cannot watch %s",
+				 w->o.dir);
+		return w->from_idle ? -1 : 1;
+	}
 	w->start_mono = now_ms();
 	if (w->o.snapshot_interval)
 		w->next_snapshot = w->start_mono + (int64_t)w->o.snapshot_interval * 1000;
@@ -583,6 +662,57 @@ static int start(struct watcher *w)
 		ship_stage_start(&w->sh);
 	w->dirty = true;
 	return 0;
+}
+
+/* Undo a start() that failed part-way, so that it can run again. */
+static void unstart(struct watcher *w)
+{
+	inotifytools_cleanup(); /* a no-op when it was not initialised */
+	w->ifd = -1;
+	shipper_close(&w->sh);
+}
+
+/*
+ * Back from covship-idle, start() failed. The configuration was accepted
+ * when the watcher started (same argv, same environment, checked then),
+ * so what failed is the world: --dir removed or unmounted, the spool
+ * gone. A runtime error, never exit 2: try again with the retry backoff
+ * (one line per attempt, from start()); SIGTERM/SIGINT gets one last
+ * attempt and then exit 1, the reason named. The spool was empty when the
+ * watcher went idle, so nothing spooled waits meanwhile. Returns 0 once
+ * started (draining if a signal came), else the exit status.
+ */
+static int start_again_later(struct watcher *w)
+{
+	char why[sizeof(w->sh.last_error)];
+
+	for (;;) {
+		struct pollfd pfd = { w->sfd, POLLIN, 0 };
+		int64_t delay;
+		int n, rc;
+
+		snprintf(why, sizeof(why), "%s", w->sh.last_error[0] ? w->sh.last_error :
+			 "cannot start");
+		unstart(w);
+		delay = next_backoff_ms(w);
+		n = poll(&pfd, 1, (int)delay);
+		if (n < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (n > 0)
+			read_signals(w);
+		rc = start(w);
+		if (rc == 0)
+			log_info("watching %s again", w->o.dir);
+		if (rc >= 0)
+			return rc;
+		if (w->draining) {
+			log_error("stopping: %s; nothing was bundled since then (what --dir "
+				  "holds stays there)", w->sh.last_error[0] ? w->sh.last_error : why);
+			return 1;
+		}
+	}
 }
 
 int cmd_watch(int argc, char **argv)
@@ -608,7 +738,14 @@ int cmd_watch(int argc, char **argv)
 	rc = options_load(OPTIONS_WATCH, argc, argv, &w.o);
 	if (rc >= 0)
 		return rc;
+	if (setup_signals(&w) < 0) {
+		log_error("start-up: signalfd: %s", strerror(errno));
+		options_free(&w.o);
+		return 1;
+	}
 	rc = start(&w);
+	if (rc < 0)
+		rc = start_again_later(&w);
 	if (rc == 0)
 		rc = loop(&w);
 	inotifytools_cleanup();

@@ -129,3 +129,46 @@ int keytemplate_check(const char *tmpl, char *err, size_t errlen)
 	}
 	return keytemplate_expand(tmpl, &sample, key, sizeof(key), err, errlen);
 }
+
+/* Does tmpl use the variable {name}? */
+static bool names_var(const char *tmpl, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = strchr(tmpl, '{'); p; p = strchr(p + 1, '{'))
+		if (!strncmp(p + 1, name, n) && p[1 + n] == '}')
+			return true;
+	return false;
+}
+
+/*
+ * The variable sets that make a key unique per bundle, one row each (a
+ * template must name every variable of at least one row). Two keys equal
+ * means the second delivery replaces the first (file://) or fails for good
+ * (S3, If-None-Match): coverage lost either way. {bundle} is the bundle's
+ * file name, which holds the run id, the spool id and the sequence number;
+ * without {spool_id}, two spools (a restarted sidecar, a push after a
+ * watch) number the same run's bundles alike.
+ */
+static const char *const unique_sets[][4] = {
+	{ "bundle", NULL, NULL, NULL },
+	{ "run_id", "spool_id", "seq", NULL },
+};
+
+int keytemplate_check_unique(const char *tmpl, char *err, size_t errlen)
+{
+	size_t i, k;
+
+	for (i = 0; i < sizeof(unique_sets) / sizeof(unique_sets[0]); i++) {
+		for (k = 0; unique_sets[i][k] && names_var(tmpl, unique_sets[i][k]); k++)
+			;
+		if (!unique_sets[i][k])
+			return 0; /* every variable of this row is there */
+	}
+	snprintf(err, errlen,
+		 "key template: '%s' can give two bundles the same key (the second would replace "
+		 "or be refused in place of the first); it must contain {bundle}, or {run_id}, "
+		 "{spool_id} and {seq}", tmpl);
+	return -1;
+}

@@ -31,4 +31,9 @@ int keytemplate_expand(const char *tmpl, const struct key_vars *v, char *out, si
 /* Check a template at start-up with sample values; 0, or -1 with err (exit 2). */
 int keytemplate_check(const char *tmpl, char *err, size_t errlen);
 
+/* Whether every bundle gets a key of its own from tmpl (a template that
+ * keytemplate_check() accepted): it names {bundle}, or {run_id} and {seq}.
+ * Returns 0, or -1 with one line in err. */
+int keytemplate_check_unique(const char *tmpl, char *err, size_t errlen);
+
 #endif

@@ -30,6 +30,11 @@ enum dest_result {
  * to the AWS environment variables for endpoint and region. */
 struct dest_options {
 	const char *spool_dir; /* for the destination's own resumable state */
+	/* The destination was checked when the watcher started (it is coming
+	 * back from covship-idle): open it without probing that it exists
+	 * and is writable now; a problem found later is a delivery error,
+	 * retried, not a configuration error. */
+	bool skip_probe;
 	struct s3_options s3;  /* --endpoint, --region, --ca-bundle, ... (s3.h) */
 };
 
@@ -71,6 +76,9 @@ struct dest_ops {
 	 * itself while sending it (one read instead of two) and uses that
 	 * SHA-256 as deliver() uses the given one. */
 	bool many_hashes;
+	/* Optional: the local directory the bundles go under (file://), for
+	 * the start-up check that it and --dir stay apart; NULL elsewhere. */
+	const char *(*local_dir)(const struct dest *d);
 	void (*close)(struct dest *d);
 };
 
@@ -109,6 +117,12 @@ static inline size_t dest_deliver_many(struct dest *d, struct dest_item *items, 
 			hook->done(hook->ctx, i);
 	}
 	return failed;
+}
+
+/* The local directory bundles go under (file://), or NULL. */
+static inline const char *dest_local_dir(const struct dest *d)
+{
+	return d->ops->local_dir ? d->ops->local_dir(d) : NULL;
 }
 
 static inline void dest_close(struct dest *d)

@@ -145,6 +145,7 @@ static enum dest_result file_deliver(struct dest *d, const char *path, const cha
 {
 	struct dest_file *f = (struct dest_file *)d;
 	char dst[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX], hex[65];
+	struct stat st;
 	int in, out, e;
 	char *slash;
 
@@ -159,6 +160,13 @@ static enum dest_result file_deliver(struct dest *d, const char *path, const cha
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%ld", dir, slash + 1, (long)getpid()) >=
 	    (int)sizeof(tmp))
 		return fail(ENAMETOOLONG, err, errlen, "writing", dst);
+	/* The destination itself must still be there: mkdir_p would make it
+	 * afresh (on whatever file system is below it now) and deliver where
+	 * nobody looks. Gone is worth retrying: a remount brings it back. */
+	if (stat(f->root, &st) < 0)
+		return fail(errno, err, errlen, "opening", f->root);
+	if (!S_ISDIR(st.st_mode))
+		return fail(ENOTDIR, err, errlen, "opening", f->root);
 	e = -mkdir_p(dir, 0755);
 	if (e)
 		return fail(e, err, errlen, "creating", dir);
@@ -200,6 +208,11 @@ static enum dest_result file_deliver(struct dest *d, const char *path, const cha
 	return DEST_OK;
 }
 
+static const char *file_local_dir(const struct dest *d)
+{
+	return ((const struct dest_file *)d)->root;
+}
+
 static void file_close(struct dest *d)
 {
 	free(d);
@@ -208,6 +221,7 @@ static void file_close(struct dest *d)
 static const struct dest_ops file_ops = {
 	.scheme = "file",
 	.deliver = file_deliver,
+	.local_dir = file_local_dir,
 	.close = file_close, /* no deliver_many: dest_deliver_many() loops */
 };
 
@@ -215,10 +229,11 @@ int dest_file_open(const char *url, const struct dest_options *opts, struct dest
 		   char *err, size_t errlen)
 {
 	const char *path = url + 7;
+	/* skip_probe: checked at start-up; file_deliver reports what changed */
+	bool probe = !opts || !opts->skip_probe;
 	struct dest_file *f;
 	struct stat st;
 
-	(void)opts;
 	if (!strncmp(path, "localhost/", 10))
 		path += 9;
 	if (path[0] != '/' || strlen(path) >= sizeof(f->root) - 256) {
@@ -226,12 +241,12 @@ int dest_file_open(const char *url, const struct dest_options *opts, struct dest
 			 "file:///srv/coverage", url);
 		return -1;
 	}
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (probe && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))) {
 		snprintf(err, errlen, "destination '%s': %s is not a directory; create it or mount "
 			 "the host directory there", url, path);
 		return -1;
 	}
-	if (access(path, W_OK) < 0) {
+	if (probe && access(path, W_OK) < 0) {
 		snprintf(err, errlen, "destination '%s': %s is not writable (%s)", url, path,
 			 strerror(errno));
 		return -1;

@@ -23,9 +23,10 @@
 #include "matcher.h"
 #include "scan.h"
 
-/* Only what can make work: closes and moves in (files, done.json) and new
- * directories. IN_Q_OVERFLOW comes anyway. */
-#define IDLE_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)
+/* Only what can make work: closes and moves in (files, done.json), new
+ * directories, and --dir itself moved away (its removal ends the watch:
+ * IN_IGNORED). IN_Q_OVERFLOW comes anyway. */
+#define IDLE_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MOVE_SELF)
 #define DONE_RELPATH SCAN_MARKER_DIR "/done.json"
 
 struct idle {
@@ -41,18 +42,30 @@ struct idle {
 
 /* The same look as the watcher's before it went idle: any matching regular
  * file (scan.h's rules, so what the watcher would not take never wakes it
- * in a loop), or another done.json. */
+ * in a loop), or another done.json. --dir is opened for the look only: an
+ * open descriptor would keep a removed --dir from ending its watch, and
+ * its IN_IGNORED is what tells us it went away. */
 static bool work_waiting(struct idle *s)
 {
 	struct filelist files = { 0 };
 	char id[HANDOFF_DONE_ID_LEN];
-	int e = scan_tree(&s->sc, &files);
-	bool work = e < 0 || files.n > 0;
+	int e;
+	bool work;
 
+	s->rootfd = open(s->o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0) {
+		log_debug("idle: cannot open --dir: %s", strerror(errno));
+		return true; /* the watcher says why, and waits for it */
+	}
+	s->sc.rootfd = s->rootfd;
+	e = scan_tree(&s->sc, &files);
+	work = e < 0 || files.n > 0;
 	if (work)
 		log_debug("idle: %s", e < 0 ? "cannot read the volume" : "coverage file present");
 	filelist_free(&files);
 	handoff_done_id(s->rootfd, id);
+	close(s->rootfd); /* read-only: nothing to report */
+	s->rootfd = s->sc.rootfd = -1;
 	if (!work && strcmp(id, s->done_id)) {
 		log_debug("idle: a new done.json");
 		work = true;
@@ -89,12 +102,8 @@ static int setup(struct idle *s)
 	if (snprintf(s->root, sizeof(s->root), "%s%s", s->o->dir,
 		     n && s->o->dir[n - 1] == '/' ? "" : "/") >= (int)sizeof(s->root))
 		return -1;
-	s->rootfd = open(s->o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->rootfd < 0)
-		return -1;
 	matcher_init(&s->m, s->o->format, s->o->include, s->o->ninclude, s->o->exclude,
 		     s->o->nexclude);
-	s->sc.rootfd = s->rootfd;
 	s->sc.matcher = &s->m;
 	exclude[0] = spool_inside(s, spool);
 	/* still blocked since covship watch: polled, never read, so a signal
@@ -127,6 +136,12 @@ static bool event_is_work(struct idle *s, const struct inotify_event *ev)
 			    (int)sizeof(full) || strncmp(full, s->root, rl))
 		return false;
 	rel = full + rl;
+	if (!*rel && (ev->mask & (IN_IGNORED | IN_UNMOUNT | IN_DELETE_SELF | IN_MOVE_SELF))) {
+		/* --dir itself removed, moved or unmounted: nothing comes here
+		 * any more; the watcher says so and waits for it to come back */
+		log_debug("idle: --dir went away");
+		return true;
+	}
 	if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
 		/* watch it, then look at what it held before the watch */
 		if (!inotifytools_watch_recursively(full, IDLE_EVENTS)) {
@@ -203,8 +218,14 @@ bool idle_wait(const struct options *o, const char *done_id)
 	s.done_id = done_id;
 	s.rootfd = s.ifd = s.sfd = -1;
 	if (setup(&s) < 0) {
-		log_debug("idle: cannot wait in " HANDOFF_IDLE_NAME " (%s)", strerror(errno));
-		ok = false;
+		int e = errno;
+		struct stat st;
+
+		/* --dir gone (since the watcher looked): the watcher's to tell and
+		 * wait for; that is no reason never to idle again */
+		ok = stat(o->dir, &st) < 0;
+		log_debug("idle: %s (%s)", ok ? "--dir went away" :
+			  "cannot wait in " HANDOFF_IDLE_NAME, strerror(e));
 	} else if (!work_waiting(&s)) {
 		ok = wait_events(&s);
 	}

@@ -85,6 +85,24 @@ SYSCALL = ("A system call failed; the message names it and the system error. Usu
 FIXES = [
     (r"out of memory", "The process ran out of memory: raise the container's memory limit "
      "(covship itself needs a few MiB)."),
+    (r"can give two bundles the same key", "Every bundle needs a key of its own: "
+     "`--key-template` must contain `{bundle}`, or `{run_id}`, `{spool_id}` and `{seq}`; "
+     "otherwise a "
+     "second bundle replaces the first (`file://`) or is refused (S3). Exit 2, nothing "
+     "started."),
+    (r"is inside --dir|is inside --dest", "Keep the coverage directory, a `file://` "
+     "destination and the spool apart (neither inside the other, compared after resolving "
+     "symlinks): a destination inside `--dir` would have its bundles bundled again and "
+     "removed, a spool there is shared with the app. Exit 2, nothing started."),
+    (r"it was there when the watcher started|went away while watching|^stopping: …; nothing "
+     r"was bundled|cannot tell what is left|cannot restart in place", "`--dir` went away "
+     "(removed, moved or unmounted) after the watcher started: a runtime error, not bad "
+     "configuration. The watcher retries with backoff (up to `--retry-max`) and watches it "
+     "again once it is back; at SIGTERM it exits 1 naming what is left. Fix the volume "
+     "mount."),
+    (r"cannot return to covship watch", "covship-idle could not exec `covship watch` "
+     "again (the executable was removed or replaced, e.g. upgraded in place): restart the "
+     "sidecar; the spool lock is released when the process ends."),
     (r"--insecure", "Only for testing: drop `--insecure`, or give the CA with `--ca-bundle`."),
     (r"hold no data files", "The bundles hold only the shim's markers: the app wrote no "
      "coverage data. Check that coverage starts in the app (`COVERAGE_PROCESS_START` and the "
@@ -173,7 +191,9 @@ FIXES = [
      "failed for a moment. If it persists, check the task role and that "
      "`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` is set (ECS sets it when `taskRoleArn` is)."),
     (r"already exists with other content", "Two runs produced the same key: make the key "
-     "unique (keep `{run_id}` or `{bundle}` in `--key-template`) or remove the old object."),
+     "unique (keep `{bundle}`, or `{run_id}`, `{spool_id}` and `{seq}`, in `--key-template`) "
+     "or remove the "
+     "old object."),
     (r"existed a moment ago", "Someone deleted the object while covship checked it; the "
      "bundle stays in the spool and is delivered again."),
     (r"multipart", "Harmless for the data: the multipart state could not be saved or "
@@ -279,7 +299,7 @@ FIXES = [
     (r"^--out|work directory|staging|download directory|move into|extract outside|"
      r"^combine:", "`covship pull` cannot write below `--out`: give a writable directory "
      "with free space (exit 1)."),
-    (r"cannot fork|poll|waitpid|sigprocmask|reading signals|signal handling|SIGKILL|SIGTERM|"
+    (r"cannot fork|poll|waitpid|sigprocmask|signalfd|reading signals|signal handling|SIGKILL|SIGTERM|"
      r"forward|in /proc|working directory|export COVSHIP", SYSCALL),
     (r"^… …: HTTP …$", "An HTTP endpoint covship talks to (S3, a credential or metadata "
      "endpoint) answered with this status: check that endpoint and the network path."),

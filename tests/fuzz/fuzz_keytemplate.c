@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer: the --key-template checker and expander (user configuration). */
+/* libFuzzer: the --key-template checkers and expander (user configuration). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(tmpl, data, size);
 	tmpl[size] = '\0';
 	keytemplate_check(tmpl, err, sizeof(err));
+	keytemplate_check_unique(tmpl, err, sizeof(err));
 	keytemplate_expand(tmpl, &v, out, sizeof(out), err, sizeof(err));
 	/* A tiny buffer exercises the truncation paths too. */
 	keytemplate_expand(tmpl, &v, out, 8, err, sizeof(err));

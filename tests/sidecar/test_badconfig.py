@@ -20,6 +20,18 @@ with Scratch(a.keep) as s:
     blocker = os.path.join(s.path, "afile")
     open(blocker, "w").close()
     good = ["--dir", cov, "--dest", "file://" + dest, "--spool", spool]
+    # Paths that must stay apart (issue 11): compared resolved, component by
+    # component. inside/: a destination in the volume; alias -> cov/via (a
+    # symlink only realpath sees through); outer/cov: a volume in the
+    # destination; cov-out and covspool: near misses ("/a/bc" vs "/a/b").
+    inside = s.sub("cov/out")
+    s.sub("cov/via")
+    alias = os.path.join(s.path, "alias")
+    os.symlink(os.path.join(cov, "via"), alias)
+    outer = s.sub("outer")
+    outer_cov = s.sub("outer/cov")
+    near_dest = s.sub("cov-out")
+    near_spool = os.path.join(s.path, "covspool")
 
     def without(opt):
         i = good.index(opt)
@@ -43,6 +55,24 @@ with Scratch(a.keep) as s:
         ("unknown option", good + ["--frobnicate"], {}, "frobnicate"),
         ("unknown compression", good + ["--compression", "lzma"], {}, "lzma"),
         ("bad COVSHIP_LOG_LEVEL", good, {"COVSHIP_LOG_LEVEL": "loud"}, "loud"),
+        ("file:// dest inside --dir", without("--dest") + ["--dest", "file://" + inside], {},
+         "inside --dir"),
+        ("file:// dest is --dir itself", without("--dest") + ["--dest", "file://" + cov + "/"],
+         {}, "inside --dir"),
+        ("file:// dest inside --dir through a symlink",
+         without("--dest") + ["--dest", "file://" + alias], {}, "inside --dir"),
+        ("--spool inside --dir (not created yet)",
+         without("--spool") + ["--spool", os.path.join(cov, "spool")], {}, "--spool"),
+        ("--spool inside --dir, by a relative path with ..",
+         without("--spool") + ["--spool", os.path.relpath(os.path.join(cov, "x", "..", "sp"))],
+         {}, "--spool"),
+        ("--dir inside the file:// dest",
+         ["--dir", outer_cov, "--dest", "file://" + outer, "--spool", spool], {},
+         "inside --dest"),
+        ("key template without {bundle} or {seq}", good + ["--key-template", "{run_id}/x.tgz"],
+         {}, "{bundle}"),
+        ("key template without {bundle} or {run_id}",
+         good + ["--key-template", "{build}/{seq}.tgz"], {}, "{bundle}"),
     ]
     if os.geteuid() != 0:
         cases.append(("unwritable spool (read-only dir)",
@@ -54,6 +84,22 @@ with Scratch(a.keep) as s:
             c.check(r.returncode == 2 and len(lines) == 1 and word in lines[0],
                     f"{cmd}: {what} -> exit 2 with one line naming '{word}'",
                     f"rc={r.returncode} stderr={lines!r}")
+    c.check(not os.path.exists(os.path.join(cov, "spool")) and
+            not os.path.exists(os.path.join(cov, "sp")),
+            "a spool refused inside --dir was not created there")
+    # Near misses are accepted: a destination and a spool whose paths start
+    # with --dir's as strings but are not inside it; a key template with
+    # {run_id}, {spool_id} and {seq} and no {bundle}.
+    for what, argv in (
+            ("dest /x/cov-out next to --dir /x/cov",
+             without("--dest") + ["--dest", "file://" + near_dest]),
+            ("spool /x/covspool next to --dir /x/cov",
+             without("--spool") + ["--spool", near_spool]),
+            ("key template {run_id}-{spool_id}-{seq}.tgz",
+             good + ["--key-template", "{run_id}-{spool_id}-{seq}.tgz"])):
+        r = run(a.covship, ["push"] + argv, timeout=20)
+        c.check(r.returncode == 0, f"near miss accepted: {what}",
+                f"rc={r.returncode} {r.stderr!r}")
     # Control: the fixed configuration is accepted (push: nothing to do, exit 0).
     r = run(a.covship, ["push"] + good, timeout=20)
     c.check(r.returncode == 0, "control: the same push without the mistake exits 0",

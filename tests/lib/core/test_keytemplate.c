@@ -69,12 +69,37 @@ static void test_errors(void **state)
 	assert_int_equal(keytemplate_check("{run_id}/{bundle}", err, sizeof(err)), 0);
 }
 
+/* Unique keys: {bundle}, or {run_id}, {spool_id} and {seq}; a near miss
+ * ({run_idx}, {seq} alone, {run_id} and {seq} without the spool id) is
+ * refused. */
+static void test_unique(void **state)
+{
+	static const char *const good[] = { "{run_id}/{bundle}", "{bundle}", "x/{build}/{bundle}",
+					    "{run_id}-{spool_id}-{seq}.tar.gz",
+					    "{seq}/{date}/{spool_id}/{run_id}" };
+	static const char *const bad[] = { "{run_id}/x.tar.gz", "{seq}.tar.gz", "{build}/{date}",
+					   "run_id/seq/bundle", "{run_id}/{hostname}",
+					   "{run_idx}/{seq}", "{run_id}-{seq}.tar.gz" };
+	char err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(keytemplate_check_unique(good[i], err, sizeof(err)), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(keytemplate_check_unique(bad[i], err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "{bundle}"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_and_all),
 		cmocka_unit_test(test_sanitised_values),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_unique),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
