@@ -4,6 +4,8 @@
 #include <fnmatch.h>
 #include <string.h>
 
+#include "fsutil.h"
+
 enum preset { PRESET_PYTHON, PRESET_GO, PRESET_LLVM, PRESET_GCOV, PRESET_V8, PRESET_COUNT };
 
 static const char *const preset_names[PRESET_COUNT] = { "python", "go", "llvm", "gcov", "v8" };
@@ -89,7 +91,9 @@ bool matcher_match(const struct matcher *m, const char *relpath)
 	bool hit;
 	size_t i;
 
-	if (!*name)
+	/* a source being removed (unlink_if_same), whatever --include says:
+	 * bundling it would deliver a file that is already delivered or gone */
+	if (!*name || !strncmp(name, FSUTIL_UNLINK_PREFIX, sizeof(FSUTIL_UNLINK_PREFIX) - 1))
 		return false;
 	hit = preset_match(m->preset, name);
 	for (i = 0; !hit && i < m->ninclude; i++)

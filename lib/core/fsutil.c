@@ -4,12 +4,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
+
+#include "log.h"
 
 void file_id_from_stat(const struct stat *st, struct file_id *id)
 {
@@ -101,8 +106,99 @@ int open_regular(int rootfd, const char *relpath, struct stat *st)
 	return fd;
 }
 
+/* A fresh private name: pid, then 64 random bits (the time and a counter
+ * when the kernel has no randomness yet; a clash only costs a retry, as
+ * every use of the name refuses to replace). */
+static void private_name(char *buf, size_t len)
+{
+	static _Atomic uint64_t counter;
+	struct timespec ts;
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+			ts.tv_sec = ts.tv_nsec = 0;
+		r = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
+		    atomic_fetch_add(&counter, 1);
+	}
+	snprintf(buf, len, FSUTIL_UNLINK_PREFIX "%ld.%016llx", (long)getpid(),
+		 (unsigned long long)r);
+}
+
+/* Move name to a new private name (written to priv) in the same directory,
+ * never replacing anything there. Returns 0 or -errno (-ENOENT: name is
+ * gone). */
+static int move_private(int dfd, const char *name, char *priv, size_t len)
+{
+	struct stat st;
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		private_name(priv, len);
+		if (renameat2(dfd, name, dfd, priv, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == EEXIST)
+			continue;
+		if (errno != EINVAL && errno != ENOSYS)
+			return -errno;
+		/* No RENAME_NOREPLACE on this file system (NFS): a plain rename.
+		 * A hard link and an unlink of `name` would bring the window back
+		 * (the unlink goes by name); the private name is random and found
+		 * free just before, and nobody else makes such names. */
+		if (fstatat(dfd, priv, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		if (errno != ENOENT)
+			return -errno;
+		if (renameat(dfd, name, dfd, priv) < 0)
+			return -errno;
+		return 0;
+	}
+	return -EEXIST;
+}
+
+/* Move priv back to name, never replacing: renameat2(RENAME_NOREPLACE),
+ * or where the file system cannot (EINVAL, ENOSYS) a hard link and the
+ * removal of the private name. Returns 0 or -errno (-EEXIST: name is taken
+ * again; priv is then still there). */
+static int move_back(int dfd, const char *priv, const char *name)
+{
+	if (renameat2(dfd, priv, dfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (linkat(dfd, priv, dfd, name, 0) < 0)
+		return -errno;
+	/* `name` holds the file now; the private name is ours alone */
+	if (unlinkat(dfd, priv, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Put a file that must stay back under its name. If that fails, it stays
+ * under the private name, never deleted, and one line says where and what
+ * to do (advice). Returns `kept` when it is back, the error otherwise. */
+static int keep(int dfd, const char *relpath, const char *name, const char *priv, int kept,
+		const char *advice)
+{
+	int e = move_back(dfd, priv, name);
+
+	if (e == 0)
+		return kept;
+	log_warn("%s: kept as %.*s%s, as it could not be put back (%s): %s", relpath,
+		 (int)(name - relpath), relpath, priv, strerror(-e), advice);
+	return e;
+}
+
+/*
+ * Checking the identity and then unlinking by name would delete a file
+ * renamed over the path between the two. So the file is moved to a private
+ * name first (only this process uses it: nothing can be renamed over it),
+ * checked again there, and only then unlinked; a file that is not the
+ * planned one goes back.
+ */
 int unlink_if_same(int rootfd, const char *relpath, const struct file_id *id)
 {
+	char priv[NAME_MAX + 1];
 	const char *name;
 	struct file_id now;
 	struct stat st;
@@ -112,6 +208,8 @@ int unlink_if_same(int rootfd, const char *relpath, const struct file_id *id)
 		return 0;
 	if (dfd < 0)
 		return dfd;
+	/* a first look, so that a file that changed is not even moved (a writer
+	 * would see it vanish for a moment) */
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		e = errno == ENOENT ? 0 : -errno;
 		goto out;
@@ -121,8 +219,29 @@ int unlink_if_same(int rootfd, const char *relpath, const struct file_id *id)
 		e = -ESTALE;
 		goto out;
 	}
-	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
-		e = -errno;
+	e = move_private(dfd, name, priv, sizeof(priv));
+	if (e < 0) {
+		if (e == -ENOENT)
+			e = 0;
+		goto out;
+	}
+	if (fstatat(dfd, priv, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		/* removed under our private name by someone else: gone all the same */
+		e = errno == ENOENT ? 0 : keep(dfd, relpath, name, priv, -errno,
+						"check it, and give it a new coverage file name if "
+						"no delivered bundle holds it");
+		goto out;
+	}
+	file_id_from_stat(&st, &now);
+	if (!S_ISREG(st.st_mode) || !file_id_equal(&now, id)) {
+		e = keep(dfd, relpath, name, priv, -ESTALE,
+			 "it replaced the delivered file during clean-up and is not "
+			 "delivered; give it a new coverage file name");
+		goto out;
+	}
+	if (unlinkat(dfd, priv, 0) < 0 && errno != ENOENT)
+		e = keep(dfd, relpath, name, priv, -errno, /* back: the next clean-up retries */
+			 "it was delivered; remove it");
 out:
 	close(dfd);
 	return e;

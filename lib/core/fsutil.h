@@ -37,10 +37,19 @@ int open_parent(int rootfd, const char *relpath, const char **name);
  * that is not a regular file, other -errno as they come. */
 int open_regular(int rootfd, const char *relpath, struct stat *st);
 
-/* Remove relpath only if it is still the regular file `id`. The caller
- * makes the removal durable with fsync_parent() (once per directory).
- * 0 when removed or already gone, -ESTALE when it changed (kept), other
- * -errno. */
+/* Prefix of the private name unlink_if_same() moves a file to before it
+ * removes it; never coverage data (the sidecar's matcher refuses it). */
+#define FSUTIL_UNLINK_PREFIX ".covship-unlink."
+
+/* Remove relpath only if it is still the regular file `id`: it is moved to
+ * a private name in its directory (FSUTIL_UNLINK_PREFIX, never replacing),
+ * checked there and unlinked, so a file renamed over relpath meanwhile is
+ * never deleted; one that is not `id` is moved back without replacing. The
+ * caller makes the removal durable with fsync_parent() (once per
+ * directory). 0 when removed or already gone, -ESTALE when it changed
+ * (kept at relpath), other -errno (then it is kept: at relpath, or, when
+ * it cannot go back, e.g. -EEXIST as relpath was taken again, under the
+ * private name, with a warning naming it). */
 int unlink_if_same(int rootfd, const char *relpath, const struct file_id *id);
 /* fsync the directory holding relpath; 0 when it is gone. -errno. */
 int fsync_parent(int rootfd, const char *relpath);

@@ -9,7 +9,9 @@
  * confirmed). Only then may the caller delete the spooled bundle and the
  * source files. Delivering the same key twice with the same bytes must be
  * harmless (bundle names are deterministic, re-delivery after a crash is
- * normal). deliver_many() gives each item exactly deliver()'s result.
+ * normal): an object already there with the same SHA-256 is DEST_OK. An
+ * object there with other bytes is never replaced: DEST_FATAL, one line
+ * naming it. deliver_many() gives each item exactly deliver()'s result.
  */
 #ifndef COVSHIP_DEST_H
 #define COVSHIP_DEST_H

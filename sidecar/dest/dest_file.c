@@ -4,6 +4,13 @@
  * rename, fsync the directory; the copy is hashed and must match the
  * bundle's SHA-256 before it is renamed into place. On the spool's file
  * system the bundle is hard-linked instead of copied (link_into_place).
+ *
+ * An object is never replaced: keys are meant to be unique, so an object
+ * already at the key is either this bundle, delivered before a crash (same
+ * SHA-256: delivered), or another bundle (fatal: replacing it would lose
+ * the coverage it holds). Both ways of publishing refuse an existing name:
+ * link(2), and renameat2(RENAME_NOREPLACE) (or link + unlink where the
+ * file system has no RENAME_NOREPLACE).
  */
 #include "dest_file.h"
 
@@ -56,6 +63,8 @@ static enum dest_result fail(int e, char *err, size_t errlen, const char *what, 
 	return classify(e);
 }
 
+/* SHA-256 of what is read from in, written to out as it goes (out < 0:
+ * only hashed). Returns 0 or an errno. */
 static int copy_hashed(int in, int out, char hex[65])
 {
 	unsigned char buf[256 * 1024], md[EVP_MAX_MD_SIZE];
@@ -81,7 +90,7 @@ static int copy_hashed(int in, int out, char hex[65])
 			e = EIO;
 			break;
 		}
-		e = -write_all_fd(out, buf, (size_t)n);
+		e = out < 0 ? 0 : -write_all_fd(out, buf, (size_t)n);
 		if (e)
 			break;
 	}
@@ -115,29 +124,93 @@ static void remove_stale_tmps(const char *dir, const char *name)
  * complete, fsynced and never written again (the spool replaces files by
  * rename only), so no byte is copied, written or can differ from what was
  * hashed as it was written; the spool's name goes at clean-up and the
- * destination keeps the file. The new names are made durable by the fsync
- * of the directory that holds them. Returns 0, 1 when no link could be
- * made (another file system, no hard links there: copy instead; a real
- * problem is then reported by the copy), or -errno.
+ * destination keeps the file. link(2) never replaces, so the key's name is
+ * made directly; it is made durable by the fsync of the directory that
+ * holds it. Returns 0, 1 when no link could be made (another file system,
+ * no hard links there: copy instead; a real problem is then reported by
+ * the copy), -EEXIST when something else is at dst, or -errno.
  */
-static int link_into_place(const char *path, const char *tmp, const char *dst, const char *dir)
+static int link_into_place(const char *path, const char *dst, const char *dir)
 {
 	struct stat a, b;
 
-	/* already there (a delivery repeated after a crash): rename() would
-	 * do nothing and leave tmp behind */
-	if (stat(path, &a) == 0 && stat(dst, &b) == 0 && a.st_dev == b.st_dev &&
+	/* already there (a delivery repeated after a crash): done but for the
+	 * directory's fsync, which the crash may have cut short */
+	if (stat(path, &a) == 0 && lstat(dst, &b) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino)
 		return fsync_dir(dir);
-	if (link(path, tmp) < 0)
-		return 1;
-	if (rename(tmp, dst) < 0) {
-		int e = -errno;
-
-		(void)unlink(tmp);
-		return e;
-	}
+	if (link(path, dst) < 0)
+		return errno == EEXIST ? -EEXIST : 1;
 	return fsync_dir(dir);
+}
+
+/* Give the complete, fsynced tmp the name dst unless dst exists:
+ * renameat2(RENAME_NOREPLACE), or where the file system cannot (EINVAL,
+ * e.g. NFS; ENOSYS) a hard link, which never replaces either, and the
+ * removal of tmp. A file system with neither fails here with the link's
+ * error rather than risk a replacement. Returns 0, -EEXIST or -errno. */
+static int publish(const char *tmp, const char *dst)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (link(tmp, dst) < 0)
+		return -errno;
+	/* dst is published; should tmp stay, the retry finds dst with our
+	 * bytes (delivered) and remove_stale_tmps() removes tmp */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Something is at dst, so our bundle (SHA-256 sha256_hex) could not be put
+ * there. The same bytes are our bundle, delivered before (a retry after a
+ * crash): made durable as a delivery would be (the file and its directory
+ * fsynced), then DEST_OK. Anything else is left exactly as it is and the
+ * bundle fails for good (DEST_FATAL).
+ */
+static enum dest_result existing(const char *dst, const char *dir, const char *sha256_hex,
+				 char *err, size_t errlen)
+{
+	struct stat st;
+	char hex[65];
+	int fd, e;
+
+	/* O_NONBLOCK: a FIFO at the key must not block us */
+	fd = open(dst, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno != ELOOP)
+		return fail(errno, err, errlen, "reading", dst); /* ENOENT: gone, retry */
+	if (fd >= 0 && fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		return fail(e, err, errlen, "reading", dst);
+	}
+	if (fd < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "file destination: %s already exists and is not a regular "
+			 "file; refusing to replace it: remove it or deliver to another prefix", dst);
+		return DEST_FATAL;
+	}
+	e = copy_hashed(fd, -1, hex);
+	if (!e && !strcmp(hex, sha256_hex) && fsync(fd) < 0)
+		e = errno;
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (e)
+		return fail(e, err, errlen, "reading", dst);
+	if (strcmp(hex, sha256_hex)) {
+		snprintf(err, errlen, "file destination: %s already exists with other content "
+			 "(SHA-256 %s, ours %s); refusing to replace it: remove it or deliver to "
+			 "another prefix", dst, hex, sha256_hex);
+		return DEST_FATAL;
+	}
+	e = -fsync_dir(dir);
+	if (e)
+		return fail(e, err, errlen, "writing", dst);
+	return DEST_OK;
 }
 
 static enum dest_result file_deliver(struct dest *d, const char *path, const char *key,
@@ -171,7 +244,9 @@ static enum dest_result file_deliver(struct dest *d, const char *path, const cha
 	if (e)
 		return fail(e, err, errlen, "creating", dir);
 	remove_stale_tmps(dir, slash + 1);
-	e = link_into_place(path, tmp, dst, dir);
+	e = link_into_place(path, dst, dir);
+	if (e == -EEXIST)
+		return existing(dst, dir, sha256_hex, err, errlen);
 	if (e < 0)
 		return fail(-e, err, errlen, "writing", dst);
 	if (e == 0)
@@ -197,8 +272,16 @@ static enum dest_result file_deliver(struct dest *d, const char *path, const cha
 			 "spooled bundle is damaged", path, hex, sha256_hex);
 		return DEST_FATAL;
 	}
-	if (!e && rename(tmp, dst) < 0)
-		e = errno;
+	if (!e)
+		e = -publish(tmp, dst);
+	if (e == EEXIST) {
+		enum dest_result r = existing(dst, dir, sha256_hex, err, errlen);
+
+		/* a tmp left here is removed by the next delivery of this key */
+		if (unlink(tmp) < 0 && errno != ENOENT && r == DEST_OK)
+			r = fail(errno, err, errlen, "removing", tmp);
+		return r;
+	}
 	if (!e)
 		e = -fsync_dir(dir);
 	if (e) {

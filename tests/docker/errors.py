@@ -85,6 +85,17 @@ SYSCALL = ("A system call failed; the message names it and the system error. Usu
 FIXES = [
     (r"out of memory", "The process ran out of memory: raise the container's memory limit "
      "(covship itself needs a few MiB)."),
+    # before the generic "is not a regular file" rule
+    (r"already exists and is not a regular file", "Something that is not a bundle (a "
+     "directory, a symlink, a FIFO) is at the bundle's key in the `file://` destination: "
+     "covship never replaces it. Remove it or deliver to another prefix; the bundle stays "
+     "in the spool and the sources in the volume."),
+    (r"could not be put back", "While covship removed a delivered file, another file was "
+     "renamed over its name and the name was taken again: that file is kept under the "
+     "`.covship-unlink.*` name the message gives (never bundled under it, never deleted). "
+     "Do what the message says: give it a new coverage file name (e.g. "
+     "`.coverage.<host>.<pid>.<n>`) so it is delivered, or remove it when it was "
+     "delivered."),
     (r"can give two bundles the same key", "Every bundle needs a key of its own: "
      "`--key-template` must contain `{bundle}`, or `{run_id}`, `{spool_id}` and `{seq}`; "
      "otherwise a "

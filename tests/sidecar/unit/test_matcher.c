@@ -63,11 +63,27 @@ static void test_globs(void **state)
 	assert_int_equal(matcher_init(&mt, "nope", NULL, 0, NULL, 0), -1);
 }
 
+/* A source being removed (unlink_if_same's private name) is never coverage
+ * data, even under --include '*' or a preset-like glob. */
+static void test_unlink_private_name(void **state)
+{
+	const char *inc[] = { "*", ".covship-unlink.*" };
+	struct matcher mt;
+
+	(void)state;
+	assert_int_equal(matcher_init(&mt, "python", inc, 2, NULL, 0), 0);
+	assert_false(matcher_match(&mt, ".covship-unlink.12.0123456789abcdef"));
+	assert_false(matcher_match(&mt, "run-x/.covship-unlink.12.0123456789abcdef"));
+	assert_true(matcher_match(&mt, "run-x/.covship-unlinked")); /* only the prefix */
+	assert_false(m("python", "run-x/.covship-unlink.1.2"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_python),
 		cmocka_unit_test(test_other_presets),
+		cmocka_unit_test(test_unlink_private_name),
 		cmocka_unit_test(test_globs),
 	};
 
