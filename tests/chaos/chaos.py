@@ -8,8 +8,11 @@ PID 1 of a fresh PID namespace; `covship watch` delivering to s3:// through
 tests/lib/s3/faultproxy.py in front of radosgw (the ctest fixture s3server);
 the spool on a small tmpfs. At random points the sidecar is SIGKILLed and
 restarted, the proxy answers 503/500, resets or stalls, the app is stopped
-early (before or while its workers boot), and the spool's disk is filled
-(and emptied again later, or never).
+early (before or while its workers boot), the spool's disk is filled (and
+emptied again later, or never), the spool is deleted while the sidecar is
+down (a sidecar container restarted with a fresh spool), and coverage files
+the sidecar may not read are planted next to the workers' (mode 0600 of
+another uid, the sidecar without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH).
 
 What the workers wrote is recorded at the source: a gunicorn `child_exit`
 hook (runs in the master after a worker was reaped, so its coverage file is
@@ -19,8 +22,13 @@ each entry against its manifest and against that log, and counts each file:
 delivered exactly once with the right SHA-256, or still kept (a bundle in
 the spool, or the untouched source file) while the sidecar exited non-zero
 and logged why. Anything else is lost; a second copy or a wrong SHA-256 is
-corruption. Prints `N cycles, F files written, D delivered, S spooled,
-L lost` and exits 1 on any loss or corruption.
+corruption. One exception, by design: after the spool was deleted, a file
+whose bundle was confirmed just before the kill, but not yet removed, is
+delivered again, identical, under another key (the new spool has another
+id): counted as "again", never as a loss. An unreadable file must still be
+in the volume byte for byte, in no bundle, with a "cannot read" line and a
+non-zero exit. Prints `N cycles, F files written, D delivered, S spooled,
+U unreadable kept, L lost` and exits 1 on any loss or corruption.
 """
 import argparse
 import glob
@@ -109,16 +117,17 @@ def get(sock, path):
 class Sidecar:
     """`covship watch`, restartable; every run appends to one log."""
 
-    def __init__(self, covship, args, env, log, spool):
+    def __init__(self, covship, args, env, log, spool, wrap=()):
         self.covship, self.args, self.env, self.log = covship, args, env, log
-        self.spool = spool
+        self.spool, self.wrap = spool, list(wrap)
         self.proc = None
         self.rcs = []
         self.kills = 0
 
     def start(self):
         with open(self.log, "ab") as fh:
-            self.proc = subprocess.Popen([self.covship, "watch"] + self.args, env=self.env,
+            self.proc = subprocess.Popen(self.wrap + [self.covship, "watch"] + self.args,
+                                         env=self.env,
                                          stdout=fh, stderr=subprocess.STDOUT)
 
     def sigkill(self):
@@ -215,6 +224,8 @@ class Cycle:
         self.written = os.path.join(self.dir, "written.jsonl")
         self.prefix = "%s/cycle-%d" % (a.prefix, n)
         self.events = []
+        self.spool_lost = False
+        self.unreadable = {}  # raw relative path -> sha256: must stay in the volume
         for d in (self.covdir, self.spoolfs):
             os.makedirs(d)
 
@@ -258,7 +269,13 @@ class Cycle:
                 "--spool", self.spool, "--endpoint", proxy.endpoint, "--path-style",
                 "--region", self.env["AWS_REGION"], "--drain-timeout", str(DRAIN),
                 "--retry-max", "1", "--log-level", "info"]
-        self.sidecar = Sidecar(self.a.covship, args, senv, os.path.join(self.dir, "sidecar.log"), self.spool)
+        # some cycles: a sidecar without the capabilities that let root read
+        # any file (ECS/Kubernetes drop: ALL), next to unreadable files
+        capless = rng.random() < 0.3
+        wrap = (["setpriv", "--inh-caps=-all",
+                 "--bounding-set=-dac_override,-dac_read_search"] if capless else [])
+        self.sidecar = Sidecar(self.a.covship, args, senv,
+                               os.path.join(self.dir, "sidecar.log"), self.spool, wrap)
         self.sidecar.start()
         filler = os.path.join(self.spoolfs, "filler")
         full = rng.random() < 0.3
@@ -300,6 +317,8 @@ class Cycle:
             for i in range(rng.randint(5, 30)):
                 get(sock, rng.choice(["/", "/items/", "/items/3/", "/echo/?text=x",
                                       "/compute/15/", "/whoami/"]))
+        if capless and not early:
+            self.plant_unreadable()
         # SIGKILL + restart of the sidecar at random instants around the stop.
         killer = threading.Thread(target=self._killer, args=(kill_times, t0))
         killer.start()
@@ -333,8 +352,33 @@ class Cycle:
             time.sleep(max(0, t0 + t - time.monotonic()))
             self.sidecar.sigkill()
             self.ev("sidecar SIGKILL")
+            if self.rng.random() < 0.3:
+                # the sidecar container restarted with a spool of its own:
+                # every plan and spooled bundle is gone, the sources are not
+                shutil.rmtree(self.spool, ignore_errors=True)
+                os.makedirs(self.spool, exist_ok=True)
+                self.spool_lost = True
+                self.ev("spool lost")
             time.sleep(self.rng.uniform(0, 0.5))
             self.sidecar.start()
+
+    def plant_unreadable(self):
+        """Coverage files the capless sidecar may not read: 0600, uid 1000.
+        Planted in the run's data directory before the stop, as a worker
+        running under another uid with umask 077 would leave them."""
+        runs = glob.glob(os.path.join(self.covdir, "run-*"))
+        where = runs[0] if runs else self.covdir
+        for i in range(self.rng.randint(1, 2)):
+            p = os.path.join(where, ".coverage.chaos-unreadable.%d.%06d" % (
+                i, self.rng.randrange(10 ** 6)))
+            data = os.urandom(self.rng.randint(100, 4000))
+            with open(p, "wb") as f:
+                f.write(data)
+            os.chown(p, 1000, 1000)
+            os.chmod(p, 0o600)
+            self.unreadable[os.path.relpath(p, self.covdir).encode()] = (
+                hashlib.sha256(data).hexdigest())
+        self.ev("%d unreadable file(s)" % len(self.unreadable))
 
 
 def audit(cycle, client, bucket, tally):
@@ -379,11 +423,32 @@ def audit(cycle, client, bucket, tally):
             with open(src, "rb") as f:
                 kept[p] = hashlib.sha256(f.read()).hexdigest()
     log = cycle.sidecar.text()
+    for p, sha in cycle.unreadable.items():
+        src = os.path.join(cycle.covdir.encode(), p)
+        try:
+            with open(src, "rb") as f:
+                intact = hashlib.sha256(f.read()).hexdigest() == sha
+        except OSError:
+            intact = False
+        if p in delivered:
+            problems.append("%r is unreadable to the sidecar but reached S3" % p)
+        if not intact:
+            tally["lost"] += 1
+            problems.append("%r (unreadable to the sidecar) LOST: not in the volume as "
+                            "written" % p)
+            continue
+        tally["unreadable"] += 1
+        if cycle.rc == 0:
+            problems.append("%r could not be read but the sidecar exited 0" % p)
+        if "cannot read %s" % p.decode(errors="replace") not in log:
+            problems.append("%r could not be read and no line names it" % p)
     if cycle.stuck:
         problems.append("the app under covship-shim did not stop within grace + 20 s")
     for p, sha in written.items():
         got = delivered.get(p, [])
-        if len(got) > 1:
+        if len(got) > 1 and cycle.spool_lost and all(g == sha for g in got):
+            tally["again"] += 1  # confirmed, then its spool was lost before the clean-up
+        elif len(got) > 1:
             problems.append("%r delivered %d times" % (p, len(got)))
         if got and any(g != sha for g in got):
             problems.append("%r delivered with a wrong SHA-256" % p)
@@ -400,7 +465,7 @@ def audit(cycle, client, bucket, tally):
             tally["lost"] += 1
             problems.append("%r LOST (written with sha256 %s)" % (p, sha[:12]))
     for p in delivered:
-        if p not in written:
+        if p not in written and p not in cycle.unreadable:
             problems.append("%r reached S3 but no worker reported writing it" % p)
     tally["written"] += len(written)
     return problems
@@ -429,7 +494,8 @@ def control(cycles, client, bucket):
         return ["control: no cycle delivered coverage data, the audit cannot be checked"]
     keys = [victim]
     client.delete_object(Bucket=bucket, Key=keys[0])
-    t = {"written": 0, "delivered": 0, "spooled": 0, "lost": 0}
+    t = {"written": 0, "delivered": 0, "spooled": 0, "unreadable": 0, "again": 0,
+             "lost": 0}
     audit(cycle, client, bucket, t)
     if t["lost"] == 0:
         return ["control: deleting %s from S3 went unnoticed by the audit" % keys[0]]
@@ -456,7 +522,8 @@ def main():
     a.prefix = "chaos-%s" % uuid.uuid4().hex[:10]
     client = s3helpers.botocore_client(env)
     work = tempfile.mkdtemp(prefix="covship-chaos.")
-    tally = {"written": 0, "delivered": 0, "spooled": 0, "lost": 0}
+    tally = {"written": 0, "delivered": 0, "spooled": 0, "unreadable": 0, "again": 0,
+             "lost": 0}
     problems = []
     done = []
     try:
@@ -479,8 +546,10 @@ def main():
             print("chaos: scratch kept in %s" % work)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    print("%d cycles, %d files written, %d delivered, %d spooled, %d lost" % (
-        a.cycles, tally["written"], tally["delivered"], tally["spooled"], tally["lost"]))
+    print("%d cycles, %d files written, %d delivered, %d spooled, %d unreadable kept, "
+          "%d lost (%d delivered again after a spool loss)" % (
+              a.cycles, tally["written"], tally["delivered"], tally["spooled"],
+              tally["unreadable"], tally["lost"], tally["again"]))
     if tally["written"] == 0:
         problems.append("no coverage file was written at all: the run proved nothing")
     if problems:
