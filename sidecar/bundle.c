@@ -383,6 +383,19 @@ static int build_once(const struct bundle_params *bp, const char *spool_dir, con
 		goto out;
 	}
 	e = write_entries(&b, bp, p, used, used && !whole_log ? stage->logfd : -1);
+	/* Every byte is written: the bundle's SHA-256 goes into its plan now,
+	 * before the one wait for the disk that makes the plan durable with
+	 * the bundle's data. A spooled bundle is sent against this SHA-256, so
+	 * one damaged in the spool later is never delivered (ship.c). */
+	if (!e && !EVP_DigestFinal_ex(b.sink.md, md, NULL))
+		e = -EIO;
+	if (!e) {
+		sha256_to_hex(md, sha256);
+		e = spool_plan_record_sha(spool_dir, p, sha256);
+		if (e)
+			snprintf(err, errlen, "bundle: recording the SHA-256 of %s in its plan: %s",
+				 p->bundle, strerror(-e));
+	}
 	if (!e) {
 		e = sync_output(&b, spool_dir, plan);
 		if (e)
@@ -392,12 +405,8 @@ static int build_once(const struct bundle_params *bp, const char *spool_dir, con
 		e = check_proofs(&b, stage, p, used, stale);
 	if (!e)
 		e = name_output(&b, tmp, dst, spool_dir);
-	if (!e && !EVP_DigestFinal_ex(b.sink.md, md, NULL))
-		e = -EIO;
-	if (!e) {
-		sha256_to_hex(md, sha256);
+	if (!e)
 		*nwritten = b.ndone;
-	}
 out:
 	if (b.a) {
 		/* after a failure: close (into the discarding sink) so the

@@ -18,8 +18,9 @@ struct stage;
 
 /* Writes spool_dir/p->bundle. Planned files that vanished or changed since
  * they were planned are left out (logged; a changed one stays in place for
- * a later bundle). On success, sha256 holds the bundle's digest and
- * *nwritten the number of coverage files in it. Returns 0, or -errno with
+ * a later bundle). On success, sha256 holds the bundle's digest (also
+ * recorded in p's plan file, durable with the bundle) and *nwritten the
+ * number of coverage files in it. Returns 0, or -errno with
  * one line in err (ENOSPC and friends: nothing is left behind, retry later).
  *
  * stage (NULL: none) holds members compressed ahead (stage.h). The bundle

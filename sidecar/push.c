@@ -81,6 +81,8 @@ int cmd_push(int argc, char **argv)
 			  sh.last_error[0] ? sh.last_error : "unknown");
 		rc = 1;
 	}
+	if (sh.failed) /* e.g. a damaged bundle given up (logged): not everything arrived */
+		rc = 1;
 	shipper_close(&sh);
 	options_free(&o);
 	return rc;

@@ -274,6 +274,8 @@ static cJSON *plan_to_json(const struct plan *p)
 	cJSON_AddStringToObject(root, "key", p->key);
 	cJSON_AddStringToObject(root, "created", p->created);
 	cJSON_AddBoolToObject(root, "delivered", p->delivered);
+	if (p->bundle_sha256[0])
+		cJSON_AddStringToObject(root, "bundle_sha256", p->bundle_sha256);
 	cJSON_AddItemToObject(root, "marker",
 			      p->marker ? cJSON_Duplicate(p->marker, 1) : cJSON_CreateNull());
 	files = cJSON_AddArrayToObject(root, "files");
@@ -308,14 +310,14 @@ static cJSON *plan_to_json(const struct plan *p)
  * process that dies, and a machine that crashes before that fsync may keep
  * the name with torn content, which spool_plan_load_all() recognises.
  */
-static int write_replace(struct spool *sp, const char *name, const char *data, size_t len,
+static int write_replace(int dirfd, const char *name, const char *data, size_t len,
 			 bool sync_data)
 {
 	char tmp[160];
 	int fd, e = 0;
 
 	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", name, (long)getpid());
-	fd = openat(sp->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	e = write_all_fd(fd, data, len);
@@ -323,10 +325,10 @@ static int write_replace(struct spool *sp, const char *name, const char *data, s
 		e = -errno;
 	if (close(fd) < 0 && !e)
 		e = -errno;
-	if (!e && renameat(sp->dirfd, tmp, sp->dirfd, name) < 0)
+	if (!e && renameat(dirfd, tmp, dirfd, name) < 0)
 		e = -errno;
 	if (e)
-		(void)unlinkat(sp->dirfd, tmp, 0); /* best effort; e is what failed */
+		(void)unlinkat(dirfd, tmp, 0); /* best effort; e is what failed */
 	return e;
 }
 
@@ -337,7 +339,8 @@ enum plan_sync {
 	PLAN_DURABLE,   /* data, name and directory */
 };
 
-static int write_plan(struct spool *sp, const struct plan *p, enum plan_sync sync)
+/* p's plan file in the spool dir (open as dirfd), as durable as sync says. */
+static int write_plan_at(int dirfd, const char *dir, const struct plan *p, enum plan_sync sync)
 {
 	char name[128];
 	cJSON *j = plan_to_json(p);
@@ -352,11 +355,16 @@ static int write_plan(struct spool *sp, const struct plan *p, enum plan_sync syn
 		return -ENOMEM;
 	snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p->run_id, p->seq);
 	if (sync == PLAN_DURABLE)
-		e = atomic_write_file(sp->dir, name, s, strlen(s), 0600);
+		e = atomic_write_file(dir, name, s, strlen(s), 0600);
 	else
-		e = write_replace(sp, name, s, strlen(s), sync == PLAN_DATA);
+		e = write_replace(dirfd, name, s, strlen(s), sync == PLAN_DATA);
 	cJSON_free(s);
 	return e;
+}
+
+static int write_plan(struct spool *sp, const struct plan *p, enum plan_sync sync)
+{
+	return write_plan_at(sp->dirfd, sp->dir, p, sync);
 }
 
 int spool_plan_path(const char *dir, const struct plan *p, char *buf, size_t len)
@@ -373,6 +381,24 @@ int spool_plan_write(struct spool *sp, const struct plan *p)
 int spool_plan_create(struct spool *sp, const struct plan *p)
 {
 	return write_plan(sp, p, PLAN_UNSYNCED);
+}
+
+int spool_plan_record_sha(const char *dir, const struct plan *p, const char sha256[65])
+{
+	/* A shallow copy: only written, never freed. */
+	struct plan q = *p;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return -errno;
+	memcpy(q.bundle_sha256, sha256, sizeof(q.bundle_sha256));
+	q.bundle_sha256[64] = '\0';
+	/* Unsynced like a new plan: the caller's next step is the one fsync of
+	 * the plan's data, the spool directory and the bundle's data. */
+	e = write_plan_at(fd, dir, &q, PLAN_UNSYNCED);
+	if (close(fd) < 0 && !e)
+		e = -errno;
+	return e;
 }
 
 int spool_plan_remove(struct spool *sp, const struct plan *p)
@@ -448,7 +474,7 @@ static int plan_file_from_json(const cJSON *o, struct plan_file *f)
 static int plan_from_json(const cJSON *root, struct plan *p)
 {
 	const char *run = jstr(root, "run_id"), *bundle = jstr(root, "bundle"),
-		   *key = jstr(root, "key"), *created = jstr(root, "created");
+		   *key = jstr(root, "key"), *created = jstr(root, "created"), *sha;
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(root, "seq");
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
 	const cJSON *marker = cJSON_GetObjectItemCaseSensitive(root, "marker");
@@ -466,6 +492,11 @@ static int plan_from_json(const cJSON *root, struct plan *p)
 	strcpy(p->created, created);
 	p->key = strdup(key);
 	p->delivered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "delivered"));
+	sha = jstr(root, "bundle_sha256");
+	/* absent in plans written before it was recorded: the bundle is then
+	 * hashed when it is sent, as it was */
+	if (sha && strlen(sha) == 64 && strspn(sha, "0123456789abcdef") == 64)
+		memcpy(p->bundle_sha256, sha, 65);
 	if (cJSON_IsObject(marker))
 		p->marker = cJSON_Duplicate(marker, 1);
 	p->nfiles = (size_t)cJSON_GetArraySize(files);

@@ -5,7 +5,8 @@
  *   lock                      flock: one covship per spool
  *   status.json               last delivery state, read by `covship health`
  *   seq-<run_id>              next sequence number of that run (>= every removed plan's + 1)
- *   <run_id>-<seq>.plan.json  which files go into bundle <seq> (written first)
+ *   <run_id>-<seq>.plan.json  which files go into bundle <seq> (written first;
+ *                             the bundle's SHA-256 added once it is written)
  *   <run_id>-<seq>.tar.gz     the bundle (tmp + fsync + rename)
  *   stage/                    members compressed ahead (stage.h), a cache
  *
@@ -40,6 +41,7 @@ struct plan {
 	cJSON *marker;   /* done.json of the run, or NULL */
 	struct plan_file *files;
 	size_t nfiles;
+	char bundle_sha256[65]; /* of the bundle as built ("": not recorded yet) */
 };
 
 void plan_free(struct plan *p);
@@ -72,6 +74,12 @@ int spool_plan_path(const char *dir, const struct plan *p, char *buf, size_t len
  * it torn leaves it without a bundle, and spool_plan_load_all() removes
  * it. */
 int spool_plan_create(struct spool *sp, const struct plan *p);
+/* Rewrite p's plan in the spool directory dir with sha256, the SHA-256 of
+ * the bundle just written, unsynced: bundle_build() calls it before the
+ * one fsync of the plan's data, the spool directory and the bundle's data,
+ * so a spooled bundle is checked against what was built when it is sent
+ * (a damaged one is never delivered). Returns 0 or -errno. */
+int spool_plan_record_sha(const char *dir, const struct plan *p, const char sha256[65]);
 /* Persist the run's next sequence number above p's, then remove the plan
  * (durably). */
 int spool_plan_remove(struct spool *sp, const struct plan *p);

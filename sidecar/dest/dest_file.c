@@ -187,7 +187,7 @@ static enum dest_result file_deliver(struct dest *d, const char *path, const cha
 		unlink(tmp);
 		snprintf(err, errlen, "file destination: %s has SHA-256 %s, expected %s: the "
 			 "spooled bundle is damaged", path, hex, sha256_hex);
-		return DEST_FATAL;
+		return DEST_CORRUPT;
 	}
 	if (!e && rename(tmp, dst) < 0)
 		e = errno;

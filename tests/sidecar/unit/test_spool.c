@@ -13,6 +13,7 @@
 #include "spool.h"
 
 #define RID "0123456789abcdef0123456789abcdef"
+#define SHA RID RID
 
 static char dir[64];
 
@@ -58,7 +59,7 @@ static void test_lock_and_temporaries(void **state)
 static void test_seq_survives_restart(void **state)
 {
 	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 } };
-	struct plan p = { RID, 0, "", "k", "2026-11-25T09:00:00.000Z", false, NULL, &f, 1 };
+	struct plan p = { RID, 0, "", "k", "2026-11-25T09:00:00.000Z", false, NULL, &f, 1, "" };
 	struct spool sp;
 	char err[512], path[128];
 	unsigned long s1, s2, s3;
@@ -92,10 +93,10 @@ static void test_plan_round_trip(void **state)
 		{ "odd\xff name\n", 10, { 0, 1, 5 } },
 	};
 	struct plan p = { RID, 5, RID "-000005.tar.gz", "k/" RID "-000005.tar.gz",
-			  "2026-11-25T09:00:00.000Z", false, NULL, files, 2 };
+			  "2026-11-25T09:00:00.000Z", false, NULL, files, 2, "" };
 	struct spool sp;
 	struct plan *v;
-	char err[512], path[128];
+	char err[512], path[128], bad[65] = "ABC";
 	size_t n;
 
 	(void)state;
@@ -109,15 +110,28 @@ static void test_plan_round_trip(void **state)
 	assert_string_equal(v[0].bundle, p.bundle);
 	assert_int_equal(v[0].seq, 5);
 	assert_false(v[0].delivered);
+	assert_string_equal(v[0].bundle_sha256, ""); /* none recorded yet */
 	assert_int_equal(v[0].nfiles, 2);
 	assert_memory_equal(v[0].files[1].path, "odd\xff name\n", 10);
 	assert_int_equal(v[0].files[0].id.mtime_ns, 1234567890123456789LL);
 	assert_int_equal(v[0].files[0].id.ino, 99);
+	/* what bundle_build records, read back; a malformed one is ignored */
+	assert_int_equal(spool_plan_record_sha(path, &v[0], SHA), 0);
+	spool_plans_free(v, n);
+	assert_int_equal(spool_plan_load_all(&sp, &v, &n), 0);
+	assert_string_equal(v[0].bundle_sha256, SHA);
+	assert_int_equal(v[0].nfiles, 2);
+	assert_int_equal(spool_plan_record_sha(path, &v[0], bad), 0);
+	spool_plans_free(v, n);
+	assert_int_equal(spool_plan_load_all(&sp, &v, &n), 0);
+	assert_string_equal(v[0].bundle_sha256, "");
 	v[0].delivered = true;
+	memcpy(v[0].bundle_sha256, SHA, 65);
 	assert_int_equal(spool_plan_write(&sp, &v[0]), 0);
 	spool_plans_free(v, n);
 	assert_int_equal(spool_plan_load_all(&sp, &v, &n), 0);
 	assert_true(v[0].delivered);
+	assert_string_equal(v[0].bundle_sha256, SHA);
 	/* the next seq of that run is above the planned one */
 	{
 		unsigned long s;
@@ -162,7 +176,7 @@ static void test_torn_plan(void **state)
 {
 	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 } };
 	struct plan p = { RID, 3, RID "-000003.tar.gz", "k", "2026-11-25T09:00:00.000Z", false,
-			  NULL, &f, 1 };
+			  NULL, &f, 1, "" };
 	struct spool sp;
 	struct plan *v;
 	char err[512], path[128];
@@ -211,7 +225,7 @@ static void test_group_mark_and_remove(void **state)
 	assert_int_equal(spool_open(&sp, path, err, sizeof(err)), 0);
 	for (i = 0; i < 3; i++) {
 		p[i] = (struct plan){ RID, i + 1, "", "k", "2026-11-25T09:00:00.000Z", false, NULL,
-				      &f, 1 };
+				      &f, 1, "" };
 		snprintf(p[i].bundle, sizeof(p[i].bundle), RID "-%06lu.tar.gz", p[i].seq);
 		assert_int_equal(spool_plan_create(&sp, &p[i]), 0);
 	}
