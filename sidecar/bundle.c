@@ -393,6 +393,7 @@ static void reset_written(struct plan *p)
 	size_t i;
 
 	p->bundled = false;
+	p->bundle_sha256[0] = '\0';
 	for (i = 0; i < p->nfiles; i++) {
 		p->files[i].written = false;
 		p->files[i].sha256[0] = '\0';
@@ -440,8 +441,19 @@ static int build_once(const struct bundle_params *bp, struct spool *sp, struct p
 		goto out;
 	}
 	e = write_entries(&b, bp, p, used, used && !whole_log ? stage->logfd : -1);
-	if (!e)
+	/* Every byte is written: the bundle's SHA-256 and its written set go
+	 * into its plan now (one rewrite), before the one wait for the disk
+	 * that makes the plan durable with the bundle's data. A spooled bundle
+	 * is sent against this SHA-256, so one damaged in the spool later is
+	 * never delivered (ship.c); the written set is what clean-up may
+	 * remove (the deletion rule). */
+	if (!e && !EVP_DigestFinal_ex(b.sink.md, md, NULL))
+		e = -EIO;
+	if (!e) {
+		sha256_to_hex(md, sha256);
+		memcpy(p->bundle_sha256, sha256, sizeof(p->bundle_sha256));
 		e = record_written(&b, sp, p);
+	}
 	if (!e) {
 		e = sync_output(&b, spool_dir, plan);
 		if (e)
@@ -451,12 +463,8 @@ static int build_once(const struct bundle_params *bp, struct spool *sp, struct p
 		e = check_proofs(&b, stage, p, used, stale);
 	if (!e)
 		e = name_output(&b, tmp, dst, spool_dir);
-	if (!e && !EVP_DigestFinal_ex(b.sink.md, md, NULL))
-		e = -EIO;
-	if (!e) {
-		sha256_to_hex(md, sha256);
+	if (!e)
 		*nwritten = b.ndone;
-	}
 out:
 	if (b.a) {
 		/* after a failure: close (into the discarding sink) so the

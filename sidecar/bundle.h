@@ -21,9 +21,10 @@ struct stage;
  * a later bundle); one that cannot be read is left out with its errno in
  * files[].unread (not logged: the caller does). Before the bundle has its
  * name, p is rewritten in the spool with its written set (files[].written
- * and sha256, p->bundled: exactly the manifest's list), made durable with
- * the bundle's data. On success, sha256 holds the bundle's digest and
- * *nwritten the number of coverage files in it. Returns 0, or -errno with
+ * and sha256, p->bundled: exactly the manifest's list) and the bundle's
+ * SHA-256 (p->bundle_sha256), made durable with the bundle's data. On
+ * success, sha256 holds the bundle's digest and *nwritten the number of
+ * coverage files in it. Returns 0, or -errno with
  * one line in err (ENOSPC and friends: nothing is left behind, retry later).
  *
  * stage (NULL: none) holds members compressed ahead (stage.h). The bundle

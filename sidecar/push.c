@@ -89,6 +89,8 @@ int cmd_push(int argc, char **argv)
 			  "their permissions and run push again", unread, o.dir);
 		rc = 1;
 	}
+	if (sh.failed) /* e.g. a damaged bundle given up (logged): not everything arrived */
+		rc = 1;
 	shipper_close(&sh);
 	options_free(&o);
 	return rc;

@@ -261,7 +261,9 @@ static int clean_up(struct shipper *sh, const struct plan *p, const char *bundle
 
 static void remember_error(struct shipper *sh, const char *msg)
 {
-	snprintf(sh->last_error, sizeof(sh->last_error), "%s", msg);
+	/* status.json keeps one line; a longer message is cut, on purpose */
+	snprintf(sh->last_error, sizeof(sh->last_error), "%.*s", (int)sizeof(sh->last_error) - 1,
+		 msg);
 }
 
 /* lstat relpath below the volume without following a link. 0 or -errno. */
@@ -356,9 +358,11 @@ static void note_unreadable(struct shipper *sh, const struct plan *p)
 	}
 }
 
-/* Make sure the spooled bundle of p exists; its SHA-256 in sha, or "" for
- * a bundle that exists already when !need_sha (the destination hashes it
- * while sending it: reading it twice would only cost time). */
+/* Make sure the spooled bundle of p exists; its SHA-256 in sha: the one
+ * recorded when it was built (the destination checks the bytes it sends
+ * against it), else, for a plan from before it was recorded, read from the
+ * file, or "" when !need_sha (the destination hashes it while sending it:
+ * reading it twice would only cost time). */
 static enum dest_result ensure_bundle(struct shipper *sh, struct plan *p, const char *path,
 				      bool need_sha, char sha[65], bool *empty)
 {
@@ -369,6 +373,10 @@ static enum dest_result ensure_bundle(struct shipper *sh, struct plan *p, const 
 	*empty = false;
 	sha[0] = '\0';
 	if (access(path, F_OK) == 0) {
+		if (p->bundle_sha256[0]) {
+			memcpy(sha, p->bundle_sha256, 65);
+			return DEST_OK;
+		}
 		if (!need_sha)
 			return DEST_OK;
 		e = sha256_file(path, sha);
@@ -459,6 +467,140 @@ static enum dest_result ship_finish(struct shipper *sh, const struct plan *p, co
 	return DEST_OK;
 }
 
+/* The first source of p that no longer has its planned identity (gone,
+ * replaced, rewritten, not a regular file), with the reason in *why; NULL
+ * when every one still has it. */
+static const char *changed_source(struct shipper *sh, const struct plan *p, const char **why)
+{
+	struct file_id now;
+	struct stat st;
+	const char *name;
+	size_t i;
+	int dfd, e;
+
+	for (i = 0; i < p->nfiles; i++) {
+		dfd = open_parent(sh->rootfd, p->files[i].path, &name);
+		e = dfd < 0 ? dfd : fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+		if (dfd >= 0)
+			close(dfd);
+		if (e < 0) {
+			*why = strerror(-e);
+			return p->files[i].path;
+		}
+		file_id_from_stat(&st, &now);
+		if (!S_ISREG(st.st_mode) || !file_id_equal(&now, &p->files[i].id)) {
+			*why = "changed since it was planned";
+			return p->files[i].path;
+		}
+	}
+	return NULL;
+}
+
+/* Build p's bundle again (its file is gone) and deliver it once. A second
+ * DEST_CORRUPT in a row is not one bad block: everything is kept, for a
+ * later attempt. */
+static enum dest_result rebuild_and_deliver(struct shipper *sh, struct plan *p)
+{
+	char err[512], sha[65], path[4096];
+	enum dest_result r;
+	bool deliver;
+
+	p->bundle_sha256[0] = '\0';
+	r = ship_prepare(sh, p, path, sizeof(path), true, sha, &deliver);
+	if (r != DEST_OK)
+		return r;
+	if (deliver) {
+		err[0] = '\0';
+		r = dest_deliver(sh->dest, path, p->key, sha, err, sizeof(err));
+		if (r == DEST_CORRUPT) {
+			snprintf(err, sizeof(err), "bundle %s was damaged again right after it was "
+				 "built: check the spool's disk", p->bundle);
+			r = DEST_RETRY;
+		}
+		r = ship_delivered(sh, p, r, err);
+		if (r != DEST_OK)
+			return r;
+	}
+	return ship_finish(sh, p, path);
+}
+
+/*
+ * The destination refused the spooled bundle of p as damaged (DEST_CORRUPT:
+ * its bytes do not hash to `sha`, the SHA-256 recorded when it was built;
+ * a bad disk, or someone writing in the spool) and stored nothing. It is
+ * never delivered as it is. If every source still has its planned identity,
+ * the bundle is built again from them and delivered. If not, what the plan
+ * held cannot be built again: the bundle fails (one error line, health
+ * says failed, push exits 1) and its sources, kept, are released from the
+ * plan to go into a new bundle, so nothing still in the volume is lost; a
+ * plan holding the run's marker keeps only the marker and is delivered so,
+ * else it goes. Returns DEST_OK, DEST_RETRY or DEST_FATAL, never
+ * DEST_CORRUPT.
+ */
+static enum dest_result ship_damaged(struct shipper *sh, struct plan *p, const char *path,
+				     const char *sha)
+{
+	char now[65], err[1024];
+	const char *why = NULL, *changed;
+	enum dest_result r;
+	size_t i;
+	int e;
+
+	if (!sha || !sha[0])
+		sha = p->bundle_sha256[0] ? p->bundle_sha256 : "unknown";
+	/* Not known to be damaged when it cannot be read now, or is right
+	 * again (it changed only while it was sent): keep all, try later. */
+	e = sha256_file(path, now);
+	if (e < 0)
+		snprintf(err, sizeof(err), "spool: reading %s: %s", p->bundle, strerror(-e));
+	else if (!strcmp(now, sha))
+		snprintf(err, sizeof(err), "spool: %s changed while it was sent, and matches its "
+			 "SHA-256 again", p->bundle);
+	if (e < 0 || !strcmp(now, sha)) {
+		remember_error(sh, err);
+		log_error("%s; keeping it, retrying later", err);
+		return DEST_RETRY;
+	}
+	changed = changed_source(sh, p, &why);
+	if (!changed)
+		log_warn("bundle %s in the spool is damaged (SHA-256 %s, built as %s); building it "
+			 "again from its %zu sources, which are unchanged", p->bundle, now, sha,
+			 p->nfiles);
+	/* Never sent as it is: its file goes first (a crash right after it
+	 * leaves the plan without a bundle, which is built again). */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, sizeof(err), "spool: removing the damaged %s: %s", p->bundle,
+			 strerror(errno));
+		remember_error(sh, err);
+		log_error("%s; keeping it, retrying later", err);
+		return DEST_RETRY;
+	}
+	if (!changed)
+		return rebuild_and_deliver(sh, p);
+	snprintf(err, sizeof(err), "bundle %s in the spool is damaged (SHA-256 %s, built as %s) "
+		 "and its sources changed (%s: %s); it is not delivered: its sources still in the "
+		 "volume are kept and go into a new bundle", p->bundle, now, sha, changed, why);
+	remember_error(sh, err);
+	log_error("%s", err);
+	sh->failed = true;
+	for (i = 0; i < p->nfiles; i++)
+		free(p->files[i].path);
+	p->nfiles = 0;
+	p->bundle_sha256[0] = '\0';
+	e = p->marker ? spool_plan_write(&sh->spool, p) : spool_plan_remove(&sh->spool, p);
+	if (e < 0) {
+		log_warn("spool: cannot release the sources of the damaged %s: %s; will try again",
+			 p->bundle, strerror(-e));
+		return DEST_RETRY;
+	}
+	if (p->marker) { /* the run's done.json still goes out, under this key */
+		r = rebuild_and_deliver(sh, p);
+		if (r == DEST_RETRY)
+			return r;
+	}
+	return DEST_FATAL;
+}
+
 static enum dest_result ship_plan(struct shipper *sh, struct plan *p)
 {
 	char path[4096], sha[65], err[512];
@@ -471,6 +613,8 @@ static enum dest_result ship_plan(struct shipper *sh, struct plan *p)
 	if (deliver) {
 		err[0] = '\0';
 		r = dest_deliver(sh->dest, path, p->key, sha, err, sizeof(err));
+		if (r == DEST_CORRUPT)
+			return ship_damaged(sh, p, path, sha);
 		r = ship_delivered(sh, p, r, err);
 		if (r != DEST_OK)
 			return r;
@@ -746,6 +890,8 @@ static void ship_item_done(void *ctx, size_t i)
 	struct ship_job *j = &f->jobs[f->item_job[i]];
 
 	j->r = it->result;
+	if (it->result == DEST_CORRUPT)
+		return; /* after the batch: ship_damaged */
 	if (it->result != DEST_OK) {
 		log_error("delivering %s as %s: %s; kept in the spool%s", j->p->bundle, j->p->key,
 			  it->err, it->result == DEST_RETRY ? ", retrying later" : "");
@@ -830,6 +976,11 @@ static enum dest_result ship_batch(struct shipper *sh, struct plan *plans, size_
 	for (i = 0; i < ready; i++) {
 		struct ship_job *j = &f.jobs[i];
 
+		if (j->r == DEST_CORRUPT) { /* rebuilt and sent, or failed; it says which */
+			j->r = ship_damaged(sh, j->p, j->path, j->sha);
+			worst = worse(worst, j->r);
+			continue;
+		}
 		if (j->r == DEST_OK)
 			sh->last_error[0] = '\0';
 		else if (j->deliver && !j->mark) /* the destination's failure */

@@ -415,6 +415,8 @@ static cJSON *plan_to_json(const struct plan *p)
 	/* the written set: which files went into the bundle (the manifest's
 	 * list), so that a restart's clean-up removes only those */
 	cJSON_AddBoolToObject(root, "bundled", p->bundled);
+	if (p->bundle_sha256[0])
+		cJSON_AddStringToObject(root, "bundle_sha256", p->bundle_sha256);
 	cJSON_AddItemToObject(root, "marker",
 			      p->marker ? cJSON_Duplicate(p->marker, 1) : cJSON_CreateNull());
 	if (origin_known(&p->origin)) {
@@ -460,14 +462,14 @@ static cJSON *plan_to_json(const struct plan *p)
  * process that dies, and a machine that crashes before that fsync may keep
  * the name with torn content, which spool_plan_load_all() recognises.
  */
-static int write_replace(struct spool *sp, const char *name, const char *data, size_t len,
+static int write_replace(int dirfd, const char *name, const char *data, size_t len,
 			 bool sync_data)
 {
 	char tmp[160];
 	int fd, e = 0;
 
 	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", name, (long)getpid());
-	fd = openat(sp->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	e = write_all_fd(fd, data, len);
@@ -475,10 +477,10 @@ static int write_replace(struct spool *sp, const char *name, const char *data, s
 		e = -errno;
 	if (close(fd) < 0 && !e)
 		e = -errno;
-	if (!e && renameat(sp->dirfd, tmp, sp->dirfd, name) < 0)
+	if (!e && renameat(dirfd, tmp, dirfd, name) < 0)
 		e = -errno;
 	if (e)
-		(void)unlinkat(sp->dirfd, tmp, 0); /* best effort; e is what failed */
+		(void)unlinkat(dirfd, tmp, 0); /* best effort; e is what failed */
 	return e;
 }
 
@@ -489,7 +491,8 @@ enum plan_sync {
 	PLAN_DURABLE,   /* data, name and directory */
 };
 
-static int write_plan(struct spool *sp, const struct plan *p, enum plan_sync sync)
+/* p's plan file in the spool dir (open as dirfd), as durable as sync says. */
+static int write_plan_at(int dirfd, const char *dir, const struct plan *p, enum plan_sync sync)
 {
 	char name[128];
 	cJSON *j = plan_to_json(p);
@@ -504,11 +507,16 @@ static int write_plan(struct spool *sp, const struct plan *p, enum plan_sync syn
 		return -ENOMEM;
 	snprintf(name, sizeof(name), "%s-%06lu" PLAN_SUFFIX, p->run_id, p->seq);
 	if (sync == PLAN_DURABLE)
-		e = atomic_write_file(sp->dir, name, s, strlen(s), 0600);
+		e = atomic_write_file(dir, name, s, strlen(s), 0600);
 	else
-		e = write_replace(sp, name, s, strlen(s), sync == PLAN_DATA);
+		e = write_replace(dirfd, name, s, strlen(s), sync == PLAN_DATA);
 	cJSON_free(s);
 	return e;
+}
+
+static int write_plan(struct spool *sp, const struct plan *p, enum plan_sync sync)
+{
+	return write_plan_at(sp->dirfd, sp->dir, p, sync);
 }
 
 int spool_plan_path(const char *dir, const struct plan *p, char *buf, size_t len)
@@ -607,7 +615,7 @@ static int plan_file_from_json(const cJSON *o, struct plan_file *f)
 static int plan_from_json(const cJSON *root, struct plan *p)
 {
 	const char *run = jstr(root, "run_id"), *bundle = jstr(root, "bundle"),
-		   *key = jstr(root, "key"), *created = jstr(root, "created");
+		   *key = jstr(root, "key"), *created = jstr(root, "created"), *sha;
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(root, "seq");
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
 	const cJSON *marker = cJSON_GetObjectItemCaseSensitive(root, "marker");
@@ -628,6 +636,11 @@ static int plan_from_json(const cJSON *root, struct plan *p)
 	p->delivered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "delivered"));
 	/* absent (a plan of an older covship): nothing is known to be written */
 	p->bundled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "bundled"));
+	sha = jstr(root, "bundle_sha256");
+	/* absent in plans written before it was recorded: the bundle is then
+	 * hashed when it is sent, as it was */
+	if (sha && strlen(sha) == 64 && strspn(sha, "0123456789abcdef") == 64)
+		memcpy(p->bundle_sha256, sha, 65);
 	if (cJSON_IsObject(marker))
 		p->marker = cJSON_Duplicate(marker, 1);
 	/* No origin: written by a covship before plans were bound (ship.c

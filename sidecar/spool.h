@@ -8,7 +8,8 @@
  *   seq-<run_id>              next sequence number of that run (>= every removed plan's + 1)
  *   <run_id>-<seq>.plan.json  which files go into bundle <seq>, for which
  *                             destination and directory (written first), and
- *                             which of them went in (rewritten by bundle_build)
+ *                             which of them went in with the bundle's SHA-256
+ *                             (rewritten by bundle_build)
  *   <run_id>-<spool_id>-<seq>.tar.gz  the bundle (tmp + fsync + rename);
  *                             <run_id>-<seq>.tar.gz when an older covship planned it
  *   stage/                    members compressed ahead (stage.h), a cache
@@ -57,6 +58,7 @@ struct plan {
 	bool bundled;    /* files[].written is recorded (bundle_build); false: nothing is known
 			  * to be in the bundle, so no source may go (ship.c: the deletion rule) */
 	struct plan_origin origin; /* destination and directory (unknown: an older covship's plan) */
+	char bundle_sha256[65]; /* of the bundle as built ("": not recorded yet) */
 };
 
 /* Free what p owns (files, key, marker, origin) and zero it. */

@@ -11,6 +11,12 @@
 
 int s3_digest_range(int fd, uint64_t off, uint64_t len, struct s3_digests *d, bool want_md5)
 {
+	return s3_digest_range_feed(fd, off, len, d, want_md5, NULL);
+}
+
+int s3_digest_range_feed(int fd, uint64_t off, uint64_t len, struct s3_digests *d, bool want_md5,
+			 EVP_MD_CTX *also)
+{
 	EVP_MD_CTX *sha = EVP_MD_CTX_new(), *md5 = want_md5 ? EVP_MD_CTX_new() : NULL;
 	unsigned char *buf = malloc(256 * 1024);
 	unsigned char s[32], m[16];
@@ -28,7 +34,8 @@ int s3_digest_range(int fd, uint64_t off, uint64_t len, struct s3_digests *d, bo
 		if (n <= 0)
 			goto out;
 		if (!EVP_DigestUpdate(sha, buf, (size_t)n) ||
-		    (md5 && !EVP_DigestUpdate(md5, buf, (size_t)n)))
+		    (md5 && !EVP_DigestUpdate(md5, buf, (size_t)n)) ||
+		    (also && !EVP_DigestUpdate(also, buf, (size_t)n)))
 			goto out;
 		off += (uint64_t)n;
 		len -= (uint64_t)n;

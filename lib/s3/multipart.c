@@ -4,6 +4,17 @@
  * parts' ETags go to a small state file in the spool (atomically), so a
  * sidecar that crashed mid-upload continues where it stopped instead of
  * sending a 1 GiB bundle again.
+ *
+ * What is sent is checked against the file's expected SHA-256 before
+ * Complete: the server stores each part only if it hashes to the part's
+ * signed payload hash, which we compute from the bytes we read for it, so
+ * the object is exactly those reads concatenated. The same reads feed one
+ * running SHA-256 of the whole file, in part order (the parts a resumed
+ * upload sent before are read again, and must still hash to what the
+ * server holds). A mismatch aborts the upload: a damaged spooled bundle
+ * never becomes an object. The reads run on a thread of their own, a few
+ * parts ahead of the uploads, so the transfer loop does not stop for the
+ * second SHA-256 (see struct reader).
  */
 #include "batch.h"
 #include "upload.h"
@@ -11,15 +22,19 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
 #include "log.h"
 #include "s3xml.h"
+#include "sigv4.h"
 
 #define MAX_PARTS 10000
 #define MiB (1024ULL * 1024ULL)
@@ -28,8 +43,37 @@ struct part {
 	char etag[80];
 	char sha256_b64[48];
 	bool done;
+	bool resumed;        /* done before this batch (from the state file) */
 	struct s3_digests d; /* while its upload is in flight */
 	char num[16];
+};
+
+/*
+ * The reader of the parts: in part order, each part's digests for its
+ * request and, from the same read, the whole file's running SHA-256; a
+ * resumed part is read too and compared with the checksum the server took
+ * it with. It runs on a thread of its own at most `ahead` parts beyond the
+ * last one asked for (the page cache still holds them when curl sends
+ * them), or, when no thread can be had, inline when a part is asked for.
+ *
+ * Sharing: next, want, stop, rc, differs and err are under the lock; the
+ * reader alone touches `whole` (until joined) and parts[i].d of a part
+ * not published yet (i >= next); a resumed part's sha256_b64 does not
+ * change during the batch.
+ */
+struct reader {
+	pthread_t thread;
+	bool threaded;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	EVP_MD_CTX *whole;
+	unsigned int next;  /* parts [0, next) read */
+	unsigned int want;  /* may read parts < want */
+	unsigned int ahead;
+	bool stop;          /* the batch is over: read no further */
+	int rc;             /* S3_OK, or why reading stopped */
+	bool differs;       /* a resumed part is not this file's any more */
+	char err[512];
 };
 
 struct mp {
@@ -39,6 +83,7 @@ struct mp {
 	uint64_t size, part_size;
 	unsigned int nparts;
 	const char *sha256_hex;
+	const char *path; /* for messages */
 	char upload_id[1024];
 	struct part *parts;
 	char state_name[80];
@@ -48,6 +93,9 @@ struct mp {
 	int fail_rc;
 	char *err;
 	size_t errlen;
+	struct reader rd;
+	EVP_MD_CTX *whole;    /* the whole file's SHA-256, fed by the reader */
+	bool resumed_differs; /* a part sent before is not this file's any more */
 };
 
 
@@ -195,22 +243,213 @@ static int create_upload(struct mp *m, char *err, size_t errlen)
 	return rc;
 }
 
+/* Offset and length of part i in the file. */
+static void part_range(const struct mp *m, unsigned int i, uint64_t *off, uint64_t *len)
+{
+	*off = (uint64_t)i * m->part_size;
+	*len = *off + m->part_size > m->size ? m->size - *off : m->part_size;
+}
+
+/* Read part i: its digests into parts[i].d, or, for a resumed part, a
+ * check against the checksum the server took it with (*differs when it is
+ * not this file's any more); the bytes feed the whole file's SHA-256. */
+static int read_part(struct mp *m, unsigned int i, bool *differs, char *err, size_t errlen)
+{
+	struct part *p = &m->parts[i];
+	struct s3_digests d, *out = p->resumed ? &d : &p->d;
+	uint64_t off, len;
+
+	part_range(m, i, &off, &len);
+	/* No Content-MD5 on parts: x-amz-checksum-sha256 checksums the part and
+	 * the signed x-amz-content-sha256 is verified by every S3 we know, so
+	 * an MD5 pass would only cost CPU (a third of the client's per GiB). */
+	if (s3_digest_range_feed(m->fd, off, len, out, false, m->rd.whole) != 0) {
+		set_err(err, errlen, "cannot read part %u of the bundle: %s", i + 1, strerror(errno));
+		return S3_ERR_RETRY;
+	}
+	if (p->resumed && strcmp(d.sha256_b64, p->sha256_b64) != 0) {
+		*differs = true;
+		set_err(err, errlen, "part %u of the resumed multipart upload of s3://%s/%s differs "
+			"from %s now; starting the upload afresh", i + 1, m->bucket, m->key, m->path);
+		return S3_ERR_RETRY;
+	}
+	return S3_OK;
+}
+
+/* The reader's thread: parts in order, each published (next) as soon as
+ * it is read. Its lock and condition are default ones, taken by each
+ * thread once at a time: their calls cannot fail, hence (void). */
+static void *reader_main(void *arg)
+{
+	struct mp *m = arg;
+	struct reader *rd = &m->rd;
+	char err[512];
+	bool differs = false;
+	sigset_t all;
+	unsigned int i;
+	int rc;
+
+	/* Signals stay with the caller's thread (watch's signalfd). Cannot
+	 * fail: SIG_BLOCK and a full set are valid. */
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, NULL);
+	(void)pthread_mutex_lock(&rd->lock);
+	for (i = 0; i < m->nparts && !rd->stop; i++) {
+		while (!rd->stop && i >= rd->want)
+			(void)pthread_cond_wait(&rd->cond, &rd->lock);
+		if (rd->stop)
+			break;
+		(void)pthread_mutex_unlock(&rd->lock);
+		rc = read_part(m, i, &differs, err, sizeof(err));
+		(void)pthread_mutex_lock(&rd->lock);
+		if (rc != S3_OK) {
+			rd->rc = rc;
+			rd->differs = differs;
+			memcpy(rd->err, err, sizeof(err));
+		} else {
+			rd->next = i + 1;
+		}
+		(void)pthread_cond_broadcast(&rd->cond);
+		if (rc != S3_OK)
+			break;
+	}
+	(void)pthread_mutex_unlock(&rd->lock);
+	return NULL;
+}
+
+/* Inline (no thread): read up to part upto - 1, unless a part failed. */
+static void reader_inline(struct mp *m, unsigned int upto)
+{
+	struct reader *rd = &m->rd;
+
+	while (rd->rc == S3_OK && rd->next < upto) {
+		rd->rc = read_part(m, rd->next, &rd->differs, rd->err, sizeof(rd->err));
+		if (rd->rc == S3_OK)
+			rd->next++;
+	}
+}
+
+/* Start reading for a batch: resumed parts marked, the thread started
+ * (reading inline from then on when it cannot be). */
+static void reader_start(struct mp *m)
+{
+	struct reader *rd = &m->rd;
+	unsigned int i;
+
+	for (i = 0; i < m->nparts; i++)
+		m->parts[i].resumed = m->parts[i].done;
+	rd->whole = m->whole;
+	rd->next = 0;
+	rd->ahead = m->c->cfg.max_parallel_parts > 0 ? (unsigned int)m->c->cfg.max_parallel_parts : 1;
+	rd->want = rd->ahead;
+	rd->stop = rd->differs = false;
+	rd->rc = S3_OK;
+	rd->err[0] = '\0';
+	rd->threaded = false;
+	if (pthread_mutex_init(&rd->lock, NULL) != 0)
+		return;
+	if (pthread_cond_init(&rd->cond, NULL) != 0) {
+		(void)pthread_mutex_destroy(&rd->lock); /* unlocked, ours: cannot fail */
+		return;
+	}
+	rd->threaded = pthread_create(&rd->thread, NULL, reader_main, m) == 0;
+	if (!rd->threaded) {
+		(void)pthread_cond_destroy(&rd->cond); /* no waiter: cannot fail */
+		(void)pthread_mutex_destroy(&rd->lock);
+	}
+}
+
+/* Wait until part i is read: S3_OK, or the reader's failure (err). */
+static int reader_wait(struct mp *m, unsigned int i, char *err, size_t errlen)
+{
+	struct reader *rd = &m->rd;
+	int rc;
+
+	if (!rd->threaded) {
+		reader_inline(m, i + 1);
+		rc = rd->next > i ? S3_OK : rd->rc;
+		if (rc != S3_OK)
+			set_err(err, errlen, "%s", rd->err);
+		return rc;
+	}
+	(void)pthread_mutex_lock(&rd->lock);
+	if (rd->want < i + 1 + rd->ahead) {
+		rd->want = i + 1 + rd->ahead;
+		(void)pthread_cond_broadcast(&rd->cond);
+	}
+	while (rd->next <= i && rd->rc == S3_OK)
+		(void)pthread_cond_wait(&rd->cond, &rd->lock);
+	rc = rd->next > i ? S3_OK : rd->rc;
+	if (rc != S3_OK)
+		set_err(err, errlen, "%s", rd->err);
+	(void)pthread_mutex_unlock(&rd->lock);
+	return rc;
+}
+
+/* The batch is over. all: every part was sent, so the reader reads the
+ * rest (resumed parts after the last one sent) and the whole file's
+ * SHA-256 is complete; else it stops. Returns S3_OK or the reader's
+ * failure (err; m->resumed_differs). */
+static int reader_finish(struct mp *m, bool all, char *err, size_t errlen)
+{
+	struct reader *rd = &m->rd;
+
+	if (rd->threaded) {
+		(void)pthread_mutex_lock(&rd->lock);
+		if (all)
+			rd->want = m->nparts;
+		else
+			rd->stop = true;
+		(void)pthread_cond_broadcast(&rd->cond);
+		(void)pthread_mutex_unlock(&rd->lock);
+		(void)pthread_join(rd->thread, NULL); /* cannot fail: joinable, not ourselves */
+		(void)pthread_cond_destroy(&rd->cond); /* no waiter left: cannot fail */
+		(void)pthread_mutex_destroy(&rd->lock);
+		rd->threaded = false;
+	} else if (all) {
+		reader_inline(m, m->nparts);
+	}
+	m->resumed_differs = rd->differs;
+	if (!all)
+		return S3_OK;
+	if (rd->next == m->nparts)
+		return S3_OK;
+	set_err(err, errlen, "%s", rd->err);
+	return rd->rc != S3_OK ? rd->rc : S3_ERR_RETRY;
+}
+
+/* Every part was sent and read: the whole file's SHA-256 against the
+ * expected one. S3_OK, S3_ERR_CORRUPT, or S3_ERR_RETRY. */
+static int verify_whole(struct mp *m, char *err, size_t errlen)
+{
+	unsigned char md[32];
+	char hex[65];
+
+	if (!EVP_DigestFinal_ex(m->whole, md, NULL)) {
+		set_err(err, errlen, "SHA-256 of %s: libcrypto failed", m->path);
+		return S3_ERR_RETRY;
+	}
+	sigv4_hex(md, sizeof(md), hex);
+	if (strcasecmp(hex, m->sha256_hex) != 0) {
+		set_err(err, errlen, "%s changed: the SHA-256 of the parts sent is %s, not the "
+			"expected %s; multipart upload aborted", m->path, hex, m->sha256_hex);
+		return S3_ERR_CORRUPT;
+	}
+	return S3_OK;
+}
+
 /* Batch callbacks: request i of the batch uploads part m->todo[i]. */
 static int part_prepare(void *ctx, size_t bi, struct s3_req *r, char *err, size_t errlen)
 {
 	struct mp *m = ctx;
 	unsigned int i = m->todo[bi];
 	struct part *p = &m->parts[i];
-	uint64_t off = (uint64_t)i * m->part_size;
-	uint64_t len = off + m->part_size > m->size ? m->size - off : m->part_size;
+	uint64_t off, len;
+	int rc = reader_wait(m, i, err, errlen); /* its digests, in p->d */
 
-	/* No Content-MD5 on parts: x-amz-checksum-sha256 checksums the part and
-	 * the signed x-amz-content-sha256 is verified by every S3 we know, so
-	 * an MD5 pass would only cost CPU (a third of the client's per GiB). */
-	if (s3_digest_range(m->fd, off, len, &p->d, false) != 0) {
-		set_err(err, errlen, "cannot read part %u of the bundle: %s", i + 1, strerror(errno));
-		return S3_ERR_RETRY;
-	}
+	if (rc != S3_OK)
+		return rc;
+	part_range(m, i, &off, &len);
 	snprintf(p->num, sizeof(p->num), "%u", i + 1);
 	s3_req_init(r, "PUT", m->bucket, m->key);
 	s3_req_param(r, "partNumber", p->num);
@@ -256,6 +495,7 @@ static int upload_parts(struct mp *m, char *err, size_t errlen)
 {
 	static const struct s3_batch_ops ops = { part_prepare, part_done };
 	unsigned int i, n = 0;
+	int rc;
 
 	m->todo = calloc(m->nparts ? m->nparts : 1, sizeof(*m->todo));
 	if (!m->todo) {
@@ -268,6 +508,7 @@ static int upload_parts(struct mp *m, char *err, size_t errlen)
 	m->fail_rc = S3_OK;
 	m->err = err;
 	m->errlen = errlen;
+	reader_start(m);
 	s3_run_batch(m->c, n, m->c->cfg.max_parallel_parts, &ops, m);
 	free(m->todo);
 	m->todo = NULL;
@@ -277,6 +518,11 @@ static int upload_parts(struct mp *m, char *err, size_t errlen)
 			m->fail_rc = S3_ERR_RETRY;
 		}
 	}
+	/* Every part sent: the reader finishes the whole file (resumed parts
+	 * after the last one sent included); else it stops where it is. */
+	rc = reader_finish(m, m->fail_rc == S3_OK, err, errlen);
+	if (m->fail_rc == S3_OK)
+		m->fail_rc = rc;
 	return m->fail_rc;
 }
 
@@ -404,6 +650,16 @@ static int run(struct mp *m, bool if_none_match, bool *restart, char *err, size_
 		*restart = true;
 		return rc;
 	}
+	/* Before Complete: what the server holds is the expected file. */
+	if (rc == S3_OK)
+		rc = verify_whole(m, err, errlen);
+	if (m->resumed_differs) { /* its old parts are not this file's */
+		log_warn("%s", err);
+		abort_upload(m);
+		drop_state(m);
+		*restart = true;
+		return S3_ERR_RETRY;
+	}
 	if (rc != S3_OK) {
 		if (rc != S3_ERR_RETRY) {
 			abort_upload(m);
@@ -423,8 +679,8 @@ static int run(struct mp *m, bool if_none_match, bool *restart, char *err, size_
 	return rc;
 }
 
-int s3_put_multipart(struct s3_client *c, const char *bucket, const char *key, int fd,
-		     uint64_t size, const char *sha256_hex, const struct s3_put_opts *po,
+int s3_put_multipart(struct s3_client *c, const char *bucket, const char *key, const char *path,
+		     int fd, uint64_t size, const char *sha256_hex, const struct s3_put_opts *po,
 		     char *err, size_t errlen)
 {
 	struct mp m;
@@ -439,23 +695,28 @@ int s3_put_multipart(struct s3_client *c, const char *bucket, const char *key, i
 	m.fd = fd;
 	m.size = size;
 	m.sha256_hex = sha256_hex;
+	m.path = path;
 	m.part_size = s3_part_size(size, c->cfg.part_size);
 	m.nparts = (unsigned int)((size + m.part_size - 1) / m.part_size);
 	m.state_dir = po && po->state_dir && *po->state_dir ? po->state_dir : NULL;
 	snprintf(ident, sizeof(ident), "%s/%s", bucket, key);
 	sigv4_sha256_hex(ident, strlen(ident), id);
 	snprintf(m.state_name, sizeof(m.state_name), ".s3mp-%.32s.json", id);
+	m.whole = EVP_MD_CTX_new();
 	for (round = 0; round < 2; round++) {
 		free(m.parts);
 		m.parts = calloc(m.nparts ? m.nparts : 1, sizeof(*m.parts));
-		if (!m.parts) {
+		m.resumed_differs = false;
+		if (!m.parts || !m.whole || !EVP_DigestInit_ex(m.whole, EVP_sha256(), NULL)) {
 			set_err(err, errlen, "out of memory");
-			return S3_ERR_RETRY;
+			rc = S3_ERR_RETRY;
+			break;
 		}
 		rc = run(&m, po && po->if_none_match, &restart, err, errlen);
 		if (!restart)
 			break;
 	}
+	EVP_MD_CTX_free(m.whole);
 	free(m.parts);
 	return rc;
 }

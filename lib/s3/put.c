@@ -77,8 +77,8 @@ int s3_put_file(struct s3_client *c, const char *bucket, const char *key, const 
 			close(fd);
 			return S3_ERR_RETRY;
 		}
-		rc = s3_put_multipart(c, bucket, key, fd, (uint64_t)st.st_size, hex, po, err,
-				      errlen);
+		rc = s3_put_multipart(c, bucket, key, path, fd, (uint64_t)st.st_size, hex, po,
+				      err, errlen);
 		close(fd);
 		return rc;
 	}
@@ -91,7 +91,7 @@ int s3_put_file(struct s3_client *c, const char *bucket, const char *key, const 
 		set_err(err, errlen, "%s changed: its SHA-256 is not the expected %s", path,
 			po->sha256_hex);
 		close(fd);
-		return S3_ERR_FATAL;
+		return S3_ERR_CORRUPT; /* sending it again cannot help */
 	}
 	rc = put_single(c, bucket, key, fd, (uint64_t)st.st_size, &d, po, err, errlen);
 	close(fd);

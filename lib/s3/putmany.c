@@ -72,7 +72,7 @@ static int put_prepare(void *ctx, size_t i, struct s3_req *r, char *err, size_t 
 	if (j->sha256_hex && strcasecmp(j->sha256_hex, e->d.sha256_hex) != 0) {
 		set_err(err, errlen, "%s changed: its SHA-256 is not the expected %s", j->path,
 			j->sha256_hex);
-		return S3_ERR_FATAL;
+		return S3_ERR_CORRUPT; /* sending it again cannot help */
 	}
 	memcpy(b->jobs[e->job].sha256_read, e->d.sha256_hex, sizeof(e->d.sha256_hex));
 	s3_put_req_fill(r, b->bucket, j->key, e->fd, (uint64_t)st.st_size, &e->d,

@@ -20,10 +20,12 @@ void s3_put_req_fill(struct s3_req *r, const char *bucket, const char *key, int 
  * a whole number of MiB when that is needed to stay within 10,000 parts. */
 uint64_t s3_part_size(uint64_t size, uint64_t want);
 
-/* Multipart upload of fd (size bytes, SHA-256 sha256_hex), resumable from
- * po->state_dir, aborted when giving up on a fatal error. */
-int s3_put_multipart(struct s3_client *c, const char *bucket, const char *key, int fd,
-		     uint64_t size, const char *sha256_hex, const struct s3_put_opts *po,
+/* Multipart upload of fd (the file path, size bytes, SHA-256 sha256_hex),
+ * resumable from po->state_dir, aborted when giving up on a fatal error.
+ * The parts sent must hash to sha256_hex, checked before Complete: else
+ * aborted, the state removed, S3_ERR_CORRUPT. */
+int s3_put_multipart(struct s3_client *c, const char *bucket, const char *key, const char *path,
+		     int fd, uint64_t size, const char *sha256_hex, const struct s3_put_opts *po,
 		     char *err, size_t errlen);
 
 #endif

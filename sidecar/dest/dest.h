@@ -12,6 +12,12 @@
  * normal): an object already there with the same SHA-256 is DEST_OK. An
  * object there with other bytes is never replaced: DEST_FATAL, one line
  * naming it. deliver_many() gives each item exactly deliver()'s result.
+ *
+ * A destination never stores a file whose bytes do not hash to the
+ * sha256_hex it was given: it answers DEST_CORRUPT instead (the spooled
+ * bundle is damaged, or changed while it was read; nothing was stored, and
+ * delivering the same file again cannot help: the caller rebuilds it or
+ * gives it up).
  */
 #ifndef COVSHIP_DEST_H
 #define COVSHIP_DEST_H
@@ -25,6 +31,7 @@ enum dest_result {
 	DEST_OK = 0,
 	DEST_RETRY = 1, /* transient (network, 5xx, disk full): keep it, try later */
 	DEST_FATAL = 2, /* permanent (access denied, bad bucket): keep it, stop trying */
+	DEST_CORRUPT = 3, /* the file does not hash to sha256_hex: nothing stored, never resend it */
 };
 
 /* Settings a destination may need; parsed by the command line of watch/push

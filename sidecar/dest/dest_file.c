@@ -122,23 +122,40 @@ static void remove_stale_tmps(const char *dir, const char *name)
 /*
  * Same file system: the spooled bundle is itself linked into place. It is
  * complete, fsynced and never written again (the spool replaces files by
- * rename only), so no byte is copied, written or can differ from what was
- * hashed as it was written; the spool's name goes at clean-up and the
- * destination keeps the file. link(2) never replaces, so the key's name is
- * made directly; it is made durable by the fsync of the directory that
- * holds it. Returns 0, 1 when no link could be made (another file system,
- * no hard links there: copy instead; a real problem is then reported by
- * the copy), -EEXIST when something else is at dst, or -errno.
+ * rename only), so no byte is copied or written; the spool's name goes at
+ * clean-up and the destination keeps the file. It is read once, all the
+ * same, and must hash to sha256_hex: a link makes no copy that would
+ * otherwise catch a bundle damaged in the spool (a failing disk, something
+ * writing there), and a damaged one must never become the delivered
+ * object. link(2) never replaces, so the key's name is made directly; it
+ * is made durable by the fsync of the directory that holds it. Returns 0,
+ * 1 when no link could be made (another file system, no hard links there:
+ * copy instead, which hashes as it copies; a real problem is then reported
+ * by the copy), -EEXIST when something else is at dst, -EBADMSG when the
+ * bundle does not hash to sha256_hex (hex: what it hashes to), or -errno.
  */
-static int link_into_place(const char *path, const char *dst, const char *dir)
+static int link_into_place(const char *path, const char *dst, const char *dir,
+			   const char *sha256_hex, char hex[65])
 {
 	struct stat a, b;
+	int fd, e;
 
 	/* already there (a delivery repeated after a crash): done but for the
 	 * directory's fsync, which the crash may have cut short */
 	if (stat(path, &a) == 0 && lstat(dst, &b) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino)
 		return fsync_dir(dir);
+	if (stat(dir, &b) < 0 || stat(path, &a) < 0 || a.st_dev != b.st_dev)
+		return 1; /* no link across file systems: the copy reads it anyway */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	e = copy_hashed(fd, -1, hex);
+	close(fd);
+	if (e)
+		return -e;
+	if (strcmp(hex, sha256_hex))
+		return -EBADMSG;
 	if (link(path, dst) < 0)
 		return errno == EEXIST ? -EEXIST : 1;
 	return fsync_dir(dir);
@@ -244,9 +261,14 @@ static enum dest_result file_deliver(struct dest *d, const char *path, const cha
 	if (e)
 		return fail(e, err, errlen, "creating", dir);
 	remove_stale_tmps(dir, slash + 1);
-	e = link_into_place(path, dst, dir);
+	e = link_into_place(path, dst, dir, sha256_hex, hex);
 	if (e == -EEXIST)
 		return existing(dst, dir, sha256_hex, err, errlen);
+	if (e == -EBADMSG) {
+		snprintf(err, errlen, "file destination: %s has SHA-256 %s, expected %s: the "
+			 "spooled bundle is damaged", path, hex, sha256_hex);
+		return DEST_CORRUPT;
+	}
 	if (e < 0)
 		return fail(-e, err, errlen, "writing", dst);
 	if (e == 0)
@@ -270,7 +292,7 @@ static enum dest_result file_deliver(struct dest *d, const char *path, const cha
 		unlink(tmp);
 		snprintf(err, errlen, "file destination: %s has SHA-256 %s, expected %s: the "
 			 "spooled bundle is damaged", path, hex, sha256_hex);
-		return DEST_FATAL;
+		return DEST_CORRUPT;
 	}
 	if (!e)
 		e = -publish(tmp, dst);

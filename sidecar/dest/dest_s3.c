@@ -70,6 +70,8 @@ static enum dest_result outcome(struct dest_s3 *d, int rc, const char *full,
 		return verify_existing(d, full, sha256_hex, err, errlen);
 	case S3_ERR_RETRY:
 		return DEST_RETRY;
+	case S3_ERR_CORRUPT:
+		return DEST_CORRUPT;
 	default:
 		return DEST_FATAL;
 	}

@@ -164,6 +164,38 @@ FIXES = [
      "interception; for a private CA give `--ca-bundle FILE`)."),
     (r"listing stopped by the caller", "Internal: a listing was cut short on purpose (pull "
      "stopped early after another error, reported separately)."),
+    (r"in the spool is damaged .* and its sources changed", "A spooled bundle no longer "
+     "matched the SHA-256 it was built with (a failing disk, or something writing in the "
+     "spool) and some of its files changed or vanished since they were planned, so it cannot "
+     "be built again: it is not delivered. Its files stay in the volume and go into a new "
+     "bundle; only the planned versions of the changed ones are gone. `push` exits 1, "
+     "`health` says failed until the next delivery. Check the spool's disk (`dmesg`, SMART) "
+     "and keep the spool private to the sidecar."),
+    (r"in the spool is damaged", "Harmless for the data: a spooled bundle no longer matched "
+     "the SHA-256 it was built with; nothing was stored from it, and it was built again from "
+     "its unchanged files and delivered. If it recurs, check the spool's disk (`dmesg`, "
+     "SMART) and that nothing else writes in the spool."),
+    (r"damaged again right after it was built", "A bundle was damaged twice in a row between "
+     "writing and sending: the spool's disk or the machine's memory is failing. Everything "
+     "stays in the spool and is retried; move `--spool` to a healthy disk."),
+    (r"removing the damaged|release the sources of the damaged", "The spool's file system "
+     "refuses changes (read-only, full, I/O errors): the damaged bundle is not sent and is "
+     "dealt with again on the next attempt. Fix the spool's file system."),
+    (r"changed while it was sent, and matches", "Something wrote in the spool while a bundle "
+     "was sent: nothing was stored, the bundle is retried. Keep the spool private to the "
+     "sidecar."),
+    (r"changed: the SHA-256 of the parts sent", "The file did not match the SHA-256 it was "
+     "sent against (a damaged spooled bundle): the multipart upload was aborted before "
+     "Complete, so no object was stored. The sidecar builds the bundle again from its files, "
+     "or says why it cannot."),
+    (r"of the resumed multipart upload .* differs", "Harmless: the parts an interrupted "
+     "upload sent no longer match the file (it was damaged or repaired meanwhile); that "
+     "upload is aborted and the file sent afresh."),
+    (r"recording the SHA-256 of", "The spool could not be written (full, read-only, I/O "
+     "error): the bundle is not built, sources and spool stay as they are, retried later. "
+     "Free space in the spool or fix its file system."),
+    (r"libcrypto failed", "Internal: OpenSSL's libcrypto failed to hash (usually out of "
+     "memory); the upload is retried."),
     (r"cannot read part|changed: its SHA-256|is not a regular file", "A spooled bundle "
      "changed or vanished while it was uploaded (someone touched the spool): it is rebuilt "
      "or retried; keep the spool private to the sidecar."),

@@ -9,7 +9,10 @@
  * Return values: 0 success; S3_ERR_RETRY transient failure after the retry
  * budget was spent; S3_ERR_FATAL permanent failure (4xx, bad config);
  * S3_ERR_NOT_FOUND (HEAD/GET of a missing key); S3_ERR_EXISTS (conditional
- * put found the key present, 412).
+ * put found the key present, 412); S3_ERR_CORRUPT (an upload whose file's
+ * bytes, as read for sending, do not hash to the expected SHA-256: nothing
+ * was stored, a multipart upload was aborted and its resume state removed;
+ * the local file is damaged or changed, and sending it again cannot help).
  */
 #ifndef COVSHIP_S3_H
 #define COVSHIP_S3_H
@@ -34,6 +37,7 @@ enum {
 	S3_ERR_FATAL = -2,
 	S3_ERR_NOT_FOUND = -3,
 	S3_ERR_EXISTS = -4,
+	S3_ERR_CORRUPT = -5,
 };
 
 struct s3_config {
@@ -139,7 +143,11 @@ struct s3_put_opts {
 /* Upload a local file: PutObject with Content-MD5, x-amz-checksum-sha256 and
  * x-amz-meta-covship-sha256; multipart (parts checksummed, resumable from
  * state_dir, aborted when giving up on a fatal error) at or above
- * cfg->multipart_threshold. Memory stays flat: the file is streamed. */
+ * cfg->multipart_threshold. Memory stays flat: the file is streamed. Either
+ * way the SHA-256 of the bytes sent must equal po->sha256_hex (when given)
+ * before the object can exist: multipart checks it before Complete, over
+ * the parts as read for sending (and a resumed upload's parts, read again).
+ * Else S3_ERR_CORRUPT. */
 int s3_put_file(struct s3_client *c, const char *bucket, const char *key, const char *path,
 		const struct s3_put_opts *po, char *err, size_t errlen);
 
@@ -153,7 +161,8 @@ int s3_put_file(struct s3_client *c, const char *bucket, const char *key, const 
 struct s3_put_job {
 	const char *key;
 	const char *path;
-	const char *sha256_hex; /* expected SHA-256 of the file, or NULL */
+	const char *sha256_hex; /* expected SHA-256 of the file, or NULL (S3_ERR_CORRUPT
+				 * when the bytes sent do not match it) */
 	char sha256_read[65];   /* out: the SHA-256 of what was sent ("": not read) */
 	int result;             /* out: S3_OK or S3_ERR_* (S3_ERR_EXISTS on 412) */
 	char err[256];          /* out: one line when result != S3_OK */

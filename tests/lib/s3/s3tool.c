@@ -17,8 +17,9 @@
  *   s3tool getmany BUCKET OUTDIR PARALLEL KEY...
  * Endpoint, region and credentials come from the environment (docs/s3.md);
  * S3TOOL_CA_BUNDLE and S3TOOL_INSECURE=1 stand for --ca-bundle/--insecure.
- * Exit: 0 ok, 1 retryable failure, 2 fatal, 3 exists (412), 4 not found.
- * `deliver` exits with the dest_result (0 OK, 1 RETRY, 2 FATAL).
+ * Exit: 0 ok, 1 retryable failure, 2 fatal, 3 exists (412), 4 not found,
+ * 5 corrupt (the file does not hash to the expected SHA-256).
+ * `deliver` exits with the dest_result (0 OK, 1 RETRY, 2 FATAL, 3 CORRUPT).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,8 +42,24 @@ static int exit_of(int rc)
 		return 3;
 	case S3_ERR_NOT_FOUND:
 		return 4;
+	case S3_ERR_CORRUPT:
+		return 5;
 	default:
 		return 2;
+	}
+}
+
+static const char *dest_name(enum dest_result r)
+{
+	switch (r) {
+	case DEST_OK:
+		return "DEST_OK";
+	case DEST_RETRY:
+		return "DEST_RETRY";
+	case DEST_CORRUPT:
+		return "DEST_CORRUPT";
+	default:
+		return "DEST_FATAL";
 	}
 }
 
@@ -68,7 +85,7 @@ static int deliver(char **argv)
 		return 2;
 	}
 	r = dest_deliver(d, argv[4], argv[3], argv[5], err, sizeof(err));
-	printf("%s\n", r == DEST_OK ? "DEST_OK" : r == DEST_RETRY ? "DEST_RETRY" : "DEST_FATAL");
+	printf("%s\n", dest_name(r));
 	if (r != DEST_OK)
 		fprintf(stderr, "s3tool: %s\n", err);
 	dest_close(d);
@@ -147,8 +164,7 @@ static int delivermany(char **argv)
 	for (i = 0; i < n; i++) {
 		enum dest_result r = items[i].result;
 
-		printf("%s %s\n", items[i].key,
-		       r == DEST_OK ? "DEST_OK" : r == DEST_RETRY ? "DEST_RETRY" : "DEST_FATAL");
+		printf("%s %s\n", items[i].key, dest_name(r));
 		if (r != DEST_OK)
 			fprintf(stderr, "s3tool: %s: %s\n", items[i].key, items[i].err);
 		if ((int)r > worst)

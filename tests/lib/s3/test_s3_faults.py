@@ -146,8 +146,8 @@ def deliver_many(tmp, state, big):
         rc, res, err = many(proxy, url, state, 4, bad)
     finally:
         proxy.stop()
-    c.check(rc == 2 and res.get("m2.tar.gz") == "DEST_FATAL" and "changed" in err,
-            "deliver-many: a bundle that is not its SHA-256 is DEST_FATAL (%s)" % err.strip()[-300:])
+    c.check(rc == 3 and res.get("m2.tar.gz") == "DEST_CORRUPT" and "changed" in err,
+            "deliver-many: a bundle that is not its SHA-256 is DEST_CORRUPT (%s)" % err.strip()[-300:])
     c.check(all(res.get(k) == "DEST_OK" for k in keys if k not in ("m1.tar.gz", "m2.tar.gz")),
             "deliver-many: again, the others DEST_OK (412, same bytes)")
     c.check(s3.get_object(Bucket=B, Key=pre + "m1.tar.gz")["Body"].read() == b"other",

@@ -14,6 +14,7 @@
 #include "spool.h"
 
 #define RID "0123456789abcdef0123456789abcdef"
+#define SHA RID RID
 
 static char dir[64];
 
@@ -59,7 +60,8 @@ static void test_lock_and_temporaries(void **state)
 static void test_seq_survives_restart(void **state)
 {
 	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 }, false, "", 0 };
-	struct plan p = { RID, 0, "", "k", "2026-11-25T09:00:00.000Z", false, NULL, &f, 1, false, { 0 } };
+	struct plan p = { RID, 0, "", "k", "2026-11-25T09:00:00.000Z", false, NULL, &f, 1, false,
+			  { 0 }, "" };
 	struct spool sp;
 	char err[512], path[128];
 	unsigned long s1, s2, s3;
@@ -98,10 +100,10 @@ static void test_plan_round_trip(void **state)
 	};
 	struct plan p = { RID, 5, RID "-000005.tar.gz", "k/" RID "-000005.tar.gz",
 			  "2026-11-25T09:00:00.000Z", false, NULL, files, 2, true,
-			  { "s3://b/X/", "/cov\xff dir", 9, 18446744073709551615ULL, 42 } };
+			  { "s3://b/X/", "/cov\xff dir", 9, 18446744073709551615ULL, 42 }, "" };
 	struct spool sp;
 	struct plan *v;
-	char err[512], path[128];
+	char err[512], path[128], bad[65] = "ABC";
 	size_t n;
 
 	(void)state;
@@ -115,6 +117,7 @@ static void test_plan_round_trip(void **state)
 	assert_string_equal(v[0].bundle, p.bundle);
 	assert_int_equal(v[0].seq, 5);
 	assert_false(v[0].delivered);
+	assert_string_equal(v[0].bundle_sha256, ""); /* none recorded yet */
 	assert_int_equal(v[0].nfiles, 2);
 	assert_memory_equal(v[0].files[1].path, "odd\xff name\n", 10);
 	assert_int_equal(v[0].files[0].id.mtime_ns, 1234567890123456789LL);
@@ -129,12 +132,26 @@ static void test_plan_round_trip(void **state)
 	assert_true(origin_same_dir(&v[0].origin, &p.origin));
 	assert_int_equal(v[0].origin.dirlen, 9);
 	assert_memory_equal(v[0].origin.dir, "/cov\xff dir", 9);
+	/* what bundle_build records, read back; a malformed one is ignored */
+	memcpy(v[0].bundle_sha256, SHA, 65);
+	assert_int_equal(spool_plan_create(&sp, &v[0]), 0);
+	spool_plans_free(v, n);
+	assert_int_equal(spool_plan_load_all(&sp, &v, &n), 0);
+	assert_string_equal(v[0].bundle_sha256, SHA);
+	assert_int_equal(v[0].nfiles, 2);
+	memcpy(v[0].bundle_sha256, bad, sizeof(bad));
+	assert_int_equal(spool_plan_create(&sp, &v[0]), 0);
+	spool_plans_free(v, n);
+	assert_int_equal(spool_plan_load_all(&sp, &v, &n), 0);
+	assert_string_equal(v[0].bundle_sha256, "");
 	v[0].delivered = true;
+	memcpy(v[0].bundle_sha256, SHA, 65);
 	assert_int_equal(spool_plan_write(&sp, &v[0]), 0);
 	spool_plans_free(v, n);
 	assert_int_equal(spool_plan_load_all(&sp, &v, &n), 0);
 	assert_true(v[0].delivered);
 	assert_true(v[0].bundled && v[0].files[0].written && !v[0].files[1].written);
+	assert_string_equal(v[0].bundle_sha256, SHA);
 	/* the next seq of that run is above the planned one */
 	{
 		unsigned long s;
@@ -179,7 +196,7 @@ static void test_torn_plan(void **state)
 {
 	struct plan_file f = { "run-x/.coverage.a", 17, { 10, 99, 5 }, false, "", 0 };
 	struct plan p = { RID, 3, RID "-000003.tar.gz", "k", "2026-11-25T09:00:00.000Z", false,
-			  NULL, &f, 1, false, { 0 } };
+			  NULL, &f, 1, false, { 0 }, "" };
 	struct spool sp;
 	struct plan *v;
 	char err[512], path[128];
@@ -239,7 +256,7 @@ static void test_group_mark_and_remove(void **state)
 	assert_int_equal(spool_open(&sp, path, err, sizeof(err)), 0);
 	for (i = 0; i < 3; i++) {
 		p[i] = (struct plan){ RID, i + 1, "", "k", "2026-11-25T09:00:00.000Z", false, NULL,
-				      &f, 1, false, { 0 } };
+				      &f, 1, false, { 0 }, "" };
 		snprintf(p[i].bundle, sizeof(p[i].bundle), RID "-%06lu.tar.gz", p[i].seq);
 		assert_int_equal(spool_plan_create(&sp, &p[i]), 0);
 	}
