@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -196,6 +197,45 @@ static int keep(int dfd, const char *relpath, const char *name, const char *priv
  * checked again there, and only then unlinked; a file that is not the
  * planned one goes back.
  */
+/*
+ * relpath is gone: if an earlier unlink_if_same() of this very file was cut
+ * short between its move to a private name and the unlink (a crash, a
+ * SIGKILL), the file is still there under that name, delivered but never
+ * removed. Finish that removal: a private name holding a regular file of
+ * identity id (the same inode, size and mtime) is that file. Only then is
+ * a directory read, so the usual path costs nothing. 0 or -errno.
+ */
+static int finish_private(int dfd, const struct file_id *id)
+{
+	size_t plen = strlen(FSUTIL_UNLINK_PREFIX);
+	struct dirent *de;
+	struct file_id now;
+	struct stat st;
+	int fd = dup(dfd), e = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (strncmp(de->d_name, FSUTIL_UNLINK_PREFIX, plen) != 0 ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		file_id_from_stat(&st, &now);
+		if (file_id_equal(&now, id) && unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT)
+			e = -errno;
+	}
+	if (!e && errno)
+		e = -errno;
+	closedir(d);
+	return e;
+}
+
 int unlink_if_same(int rootfd, const char *relpath, const struct file_id *id)
 {
 	char priv[NAME_MAX + 1];
@@ -211,7 +251,7 @@ int unlink_if_same(int rootfd, const char *relpath, const struct file_id *id)
 	/* a first look, so that a file that changed is not even moved (a writer
 	 * would see it vanish for a moment) */
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		e = errno == ENOENT ? 0 : -errno;
+		e = errno == ENOENT ? finish_private(dfd, id) : -errno;
 		goto out;
 	}
 	file_id_from_stat(&st, &now);

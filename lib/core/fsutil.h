@@ -49,7 +49,9 @@ int open_regular(int rootfd, const char *relpath, struct stat *st);
  * directory). 0 when removed or already gone, -ESTALE when it changed
  * (kept at relpath), other -errno (then it is kept: at relpath, or, when
  * it cannot go back, e.g. -EEXIST as relpath was taken again, under the
- * private name, with a warning naming it). */
+ * private name, with a warning naming it). When relpath is already gone, a
+ * private name left by an interrupted earlier call for the same file (same
+ * identity) is removed: that removal is finished. */
 int unlink_if_same(int rootfd, const char *relpath, const struct file_id *id);
 /* fsync the directory holding relpath; 0 when it is gone. -errno. */
 int fsync_parent(int rootfd, const char *relpath);

@@ -219,12 +219,35 @@ static void test_rename_race(void **state)
 	print_message("%d of %d removals found the path replaced\n", stale, RACE_ROUNDS);
 }
 
+/* An earlier removal cut short after its move to a private name (a
+ * SIGKILL): the next call for the same file finishes it; a private name
+ * holding another file (another identity) is kept. */
+static void test_interrupted_removal_finished(void **state)
+{
+	struct file_id id, other;
+
+	(void)state;
+	assert_int_equal(mkdirat(rootfd, "cut", 0755), 0);
+	id = make("cut/.coverage.c", "planned");
+	other = make("cut/.coverage.d", "someone else's");
+	assert_int_equal(renameat(rootfd, "cut/.coverage.c", rootfd,
+				  "cut/" FSUTIL_UNLINK_PREFIX "1.aaaa"), 0);
+	assert_int_equal(renameat(rootfd, "cut/.coverage.d", rootfd,
+				  "cut/" FSUTIL_UNLINK_PREFIX "2.bbbb"), 0);
+	assert_int_equal(private_names("cut"), 2);
+	assert_int_equal(unlink_if_same(rootfd, "cut/.coverage.c", &id), 0);
+	assert_int_equal(private_names("cut"), 1);
+	assert_string_equal(content("cut/" FSUTIL_UNLINK_PREFIX "2.bbbb"), "someone else's");
+	(void)other;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_file_removed),
 		cmocka_unit_test(test_replaced_file_kept),
 		cmocka_unit_test(test_not_regular_kept),
+		cmocka_unit_test(test_interrupted_removal_finished),
 		cmocka_unit_test(test_rename_race),
 	};
 
