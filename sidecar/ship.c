@@ -1065,9 +1065,12 @@ static int plan_origin_cmp(const void *a, const void *b)
  * grouped by origin. Returns how many are ours, or -1 out of memory. */
 static long split_ours(struct shipper *sh, struct plan *plans, size_t n)
 {
-	struct plan *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+	struct plan *tmp;
 	size_t i, k = 0, f = n;
 
+	if (n == 0)
+		return 0; /* plans may be NULL: no memcpy or qsort of it */
+	tmp = malloc(n * sizeof(*tmp));
 	if (!tmp)
 		return -1;
 	for (i = 0; i < n; i++) /* the others fill tmp from the end, reversed... */
