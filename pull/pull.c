@@ -23,6 +23,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "pull_accounting.h"
 #include "pull_combine.h"
 #include "pull_extract.h"
 #include "pull_fs.h"
@@ -89,6 +90,7 @@ struct pull_run {
 	struct pulled *pulled;
 	size_t nfetch_failed, nbad, nio, nfiles;
 	uint64_t bytes;
+	struct pull_acct *acct; /* who was alive at stop and wrote no data */
 };
 
 static const char usage_text[] =
@@ -446,6 +448,9 @@ static void place(struct pull_run *r, size_t i, const char *staging)
 	r->bytes += p->ex.bytes;
 	log_debug("bundle %s: %zu files verified into %s/%s", r->list.v[i].key, p->ex.m.nfiles,
 		  r->out_abs, p->relbase);
+	if (pull_acct_add_bundle(r->acct, &p->ex.m) < 0)
+		log_error("out of memory: the per-process accounting may miss bundle %s",
+			  r->list.v[i].key);
 	keep_summary(p, r->o->combine);
 }
 
@@ -539,6 +544,7 @@ struct run_state {
 	bool foreign;       /* a marker names another run */
 	bool complete;
 	size_t bundles;
+	size_t lost; /* processes alive at stop that wrote no data (pull_accounting) */
 };
 
 static struct run_state *find_run(struct run_state *runs, size_t *nruns, const char *id)
@@ -573,6 +579,9 @@ static void report_run(const struct run_state *rs, bool allow)
 		snprintf(why, sizeof(why), "a bundle carries the done marker of another run");
 	else if (rs->status)
 		snprintf(why, sizeof(why), "its done marker says '%s'", rs->status);
+	else if (rs->complete)
+		snprintf(why, sizeof(why), "%zu process(es) alive at stop wrote no coverage data",
+			 rs->lost);
 	else
 		snprintf(why, sizeof(why), "none of its %zu bundle(s) carries the shim's done "
 			 "marker", rs->bundles);
@@ -601,7 +610,9 @@ static size_t check_runs(struct pull_run *r, size_t *nruns_out)
 			note_run(find_run(runs, &nruns, r->pulled[i].ex.m.run_id),
 				 &r->pulled[i].note);
 	for (i = 0; i < nruns; i++) {
-		if (runs[i].complete && !runs[i].status && !runs[i].foreign)
+		runs[i].lost = pull_acct_report_run(r->acct, runs[i].run_id,
+						    r->o->allow_incomplete);
+		if (runs[i].complete && !runs[i].status && !runs[i].foreign && !runs[i].lost)
 			continue;
 		report_run(&runs[i], r->o->allow_incomplete);
 		bad++;
@@ -759,6 +770,12 @@ static int run_pull(struct pull_run *r)
 		return PULL_EXIT_FAILED;
 	}
 	log_info("%zu bundle(s) under %s", r->list.n, r->o->url);
+	r->acct = pull_acct_new();
+	if (!r->acct) {
+		log_error("out of memory");
+		src->ops->close(src);
+		return PULL_EXIT_FAILED;
+	}
 	rc = fetch_and_extract(r, src);
 	src->ops->close(src);
 	if (rc < 0)
@@ -791,6 +808,7 @@ static void cleanup_run(struct pull_run *r)
 		free(r->pulled);
 	}
 	pull_bundle_list_free(&r->list);
+	pull_acct_free(r->acct);
 	if (r->work_fd >= 0)
 		close(r->work_fd);
 	if (r->out_fd >= 0) {

@@ -89,6 +89,7 @@ static void finish_marker(const char *dir, const struct marker_run *run,
 		.main = sv->main,
 		.exit_status = status,
 		.descendants = &sv->procs,
+		.tree = &sv->tree,
 		.grace_ms = sv->grace_ms,
 		.stop_requested = sv->stop_requested ? sv->stop_requested_at : NULL,
 	};

@@ -95,6 +95,66 @@ static bool add_descendants(cJSON *o, const struct proclist *l)
 	return true;
 }
 
+/* "tree_at_stop":[{"pid","ppid","start_ticks","cmd"}] (null when no
+ * snapshot was taken) and "tree_at_stop_truncated". */
+static bool add_tree(cJSON *o, const struct procsnap *t)
+{
+	cJSON *arr;
+	bool ok = true;
+
+	if (!t || !t->taken)
+		return cJSON_AddNullToObject(o, "tree_at_stop") &&
+		       cJSON_AddBoolToObject(o, "tree_at_stop_truncated", false);
+	arr = cJSON_AddArrayToObject(o, "tree_at_stop");
+	if (!arr)
+		return false;
+	for (size_t i = 0; ok && i < t->n; i++) {
+		cJSON *e = cJSON_CreateObject();
+
+		if (!e || !cJSON_AddItemToArray(arr, e)) {
+			cJSON_Delete(e);
+			return false;
+		}
+		add_num(e, "pid", (double)t->v[i].pid, &ok);
+		add_num(e, "ppid", (double)t->v[i].ppid, &ok);
+		add_num(e, "start_ticks", (double)t->v[i].start_ticks, &ok);
+		add_str(e, "cmd", t->v[i].cmd, &ok);
+	}
+	return ok && cJSON_AddBoolToObject(o, "tree_at_stop_truncated", t->truncated);
+}
+
+static bool add_killed_one(cJSON *arr, const struct proc_record *p, const struct procsnap *t)
+{
+	const struct procsnap_entry *e = t ? procsnap_find(t, p->pid) : NULL;
+	cJSON *o = cJSON_CreateObject();
+	bool ok = o != NULL;
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return false;
+	}
+	add_num(o, "pid", (double)p->pid, &ok);
+	add_str(o, "cmd", e ? e->cmd : NULL, &ok);
+	return ok;
+}
+
+/* "killed_by_others":[{"pid","cmd"|null}]: reaped by the shim after a
+ * SIGKILL it did not send. */
+static bool add_killed_by_others(cJSON *o, const struct marker_done *d)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, "killed_by_others");
+
+	if (!arr)
+		return false;
+	if (d->main.killed_by_other && !add_killed_one(arr, &d->main, d->tree))
+		return false;
+	for (size_t i = 0; d->descendants && i < d->descendants->n; i++)
+		if (d->descendants->v[i].killed_by_other &&
+		    !add_killed_one(arr, &d->descendants->v[i], d->tree))
+			return false;
+	return true;
+}
+
 char *marker_done_json(const struct marker_run *r, const struct marker_done *d)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -113,6 +173,8 @@ char *marker_done_json(const struct marker_run *r, const struct marker_done *d)
 	}
 	add_num(o, "exit_status", d->exit_status, &ok);
 	if (!add_descendants(o, d->descendants))
+		ok = false;
+	if (!add_tree(o, d->tree) || !add_killed_by_others(o, d))
 		ok = false;
 	add_num(o, "grace_seconds", (double)d->grace_ms / 1000.0, &ok);
 	add_str(o, "started", r->started, &ok);

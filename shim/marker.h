@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "proclist.h"
+#include "procsnap.h"
 #include "runid.h"
 #include "timefmt.h"
 
@@ -29,6 +30,7 @@ struct marker_done {
 	struct proc_record main;
 	int exit_status;
 	const struct proclist *descendants;
+	const struct procsnap *tree; /* NULL or not taken: "tree_at_stop":null */
 	int64_t grace_ms;
 	const char *stop_requested; /* NULL: nobody asked, the main child just exited */
 	char finished[TIMEFMT_RFC3339_LEN];

@@ -17,6 +17,7 @@ struct proc_record {
 	int signal;    /* 0: not killed by a signal (or not reaped by us) */
 	bool signalled;       /* got SIGTERM from the shim */
 	bool killed_at_grace; /* got SIGKILL from the shim when the grace ran out */
+	bool killed_by_other; /* reaped by the shim, dead of a SIGKILL the shim did not send */
 	bool reaped;          /* gone: the pid may now belong to someone else */
 };
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -39,6 +40,7 @@ void supervisor_init(struct supervisor *sv, const struct signals *sig, int64_t g
 void supervisor_free(struct supervisor *sv)
 {
 	proclist_free(&sv->procs);
+	procsnap_free(&sv->tree);
 }
 
 int supervisor_exit_status(const struct supervisor *sv)
@@ -102,8 +104,29 @@ static void signal_orphans(struct supervisor *sv)
 	pidvec_free(&kids);
 }
 
+/*
+ * Who is alive as shutdown begins, before anyone is signalled: pull names
+ * the Python processes of this list that leave no data file (a worker that
+ * gunicorn SIGKILLs after --graceful-timeout is reaped by gunicorn, so the
+ * shim would never hear of it otherwise). Once per run, never while idle.
+ */
+static void take_tree(struct supervisor *sv)
+{
+	int err;
+
+	if (sv->tree.taken || !sv->proc_usable)
+		return;
+	err = procsnap_take(&sv->tree, sv->self);
+	if (err < 0)
+		log_error("cannot record the descendant tree for done.json: %s", strerror(-err));
+	if (sv->tree.truncated)
+		log_warn("done.json lists only %zu of the descendants alive at stop (cap %d)",
+			 sv->tree.n, PROCSNAP_MAX);
+}
+
 static void begin_shutdown(struct supervisor *sv, const char *why)
 {
+	take_tree(sv);
 	sv->shutting_down = true;
 	sv->deadline_ms = timefmt_monotonic_ms() + sv->grace_ms;
 	sv->next_scan_ms = timefmt_monotonic_ms() + ADOPTION_SCAN_MS;
@@ -181,12 +204,35 @@ static void kill_remaining(struct supervisor *sv, bool first)
 	pidvec_free(&fresh);
 }
 
+/* A SIGKILL the shim did not send (OOM killer, a supervisor inside the
+ * app, kubectl/ECS): the process saved nothing. Flagged in done.json. */
+static bool killed_by_other(const struct supervisor *sv, const struct proc_record *r,
+			    int status)
+{
+	/* After the grace, as PID 1, kill(-1) also takes processes the walk did
+	 * not list: every SIGKILL from then on is presumed the shim's. */
+	return sv->shutting_down && !sv->grace_expired && WIFSIGNALED(status) &&
+	       WTERMSIG(status) == SIGKILL && !r->killed_at_grace;
+}
+
+static void log_killed_by_other(const struct supervisor *sv, pid_t pid)
+{
+	const struct procsnap_entry *e = procsnap_find(&sv->tree, pid);
+
+	log_warn("descendant %ld (%s) died of a SIGKILL the shim did not send: its coverage "
+		 "data is lost", (long)pid, e && e->cmd[0] ? e->cmd : "?");
+}
+
 static void on_reaped(struct supervisor *sv, pid_t pid, int status)
 {
 	int code = exitcode_from_wait(status);
 
 	if (pid == sv->main_pid && main_alive(sv)) {
 		proc_record_reaped(&sv->main, status);
+		if (killed_by_other(sv, &sv->main, status)) {
+			sv->main.killed_by_other = true;
+			log_killed_by_other(sv, pid);
+		}
 		if (WIFSIGNALED(status)) {
 			char buf[24];
 
@@ -206,8 +252,13 @@ static void on_reaped(struct supervisor *sv, pid_t pid, int status)
 	{
 		struct proc_record *r = record(sv, pid);
 
-		if (r)
+		if (r) {
 			proc_record_reaped(r, status);
+			if (killed_by_other(sv, r, status)) {
+				r->killed_by_other = true;
+				log_killed_by_other(sv, pid);
+			}
+		}
 	}
 	log_info("descendant %ld ended (status %d)", (long)pid, code);
 }
@@ -270,6 +321,9 @@ static void on_signal(struct supervisor *sv, int sig, int sender)
 	 */
 	if (sender == sv->self)
 		return;
+	/* Before the forward: the tree as it was when the stop was asked for. */
+	if (sig == SIGTERM || sig == SIGINT)
+		take_tree(sv);
 	forward(sv, sig, sender);
 	if (sig != SIGTERM && sig != SIGINT)
 		return;

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "proclist.h"
+#include "procsnap.h"
 #include "signals.h"
 #include "timefmt.h"
 
@@ -31,6 +32,7 @@ struct supervisor {
 	char stop_requested_at[TIMEFMT_RFC3339_LEN];
 
 	struct proclist procs; /* everyone signalled, killed or reaped during shutdown */
+	struct procsnap tree;  /* the descendants when shutdown began (done.json) */
 	bool proc_usable; /* /proc is our namespace's: orphans can be listed */
 	bool oom_logged;
 };

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
+#include "pull_accounting.h"
 #include "pull_combine.h"
 #include "pull_extract.h"
 #include "pull_report.h"
@@ -118,12 +120,120 @@ static void test_report_totals(void **state)
 			 -1);
 }
 
+/* pid of NAME, or -1 when it is not a coverage.py parallel file name. */
+static long pid_of(const char *name)
+{
+	long pid = -2;
+
+	return pull_coverage_file_pid(name, &pid) ? pid : -1;
+}
+
+static void test_coverage_file_pid(void **state)
+{
+	(void)state;
+	assert_int_equal(pid_of(".coverage.host.12.345678"), 12);
+	assert_int_equal(pid_of("run-x/.coverage.web-1.1234.000042"), 1234);
+	/* A dotted host name (ECS: ip-10-0-1-2.ec2.internal). */
+	assert_int_equal(pid_of(".coverage.ip-10-0-1-2.ec2.internal.7.123456"), 7);
+	/* An empty host; another data_file name; coverage.py 7's X...x. */
+	assert_int_equal(pid_of(".coverage..99.123456"), 99);
+	assert_int_equal(pid_of("cov.db.h.4194304.000001"), 4194304);
+	assert_int_equal(pid_of(".coverage.h.55.XabcDEfx"), 55);
+	/* Not parallel data files, or not a pid where the pid goes. */
+	assert_int_equal(pid_of(".coverage"), -1);
+	assert_int_equal(pid_of("covship-manifest.json"), -1);
+	assert_int_equal(pid_of(".coverage.12.345678"), -1);  /* no host part */
+	assert_int_equal(pid_of(".coverage.h.012.345678"), -1); /* leading zero */
+	assert_int_equal(pid_of(".coverage.h.0.345678"), -1);
+	assert_int_equal(pid_of(".coverage.h.12a.345678"), -1);
+	assert_int_equal(pid_of(".coverage.h..345678"), -1);
+	assert_int_equal(pid_of(".coverage.h.12.34567a"), -1);
+	assert_int_equal(pid_of(".coverage.h.12."), -1);
+	assert_int_equal(pid_of(".coverage.h.12.Xx"), -1);
+	assert_int_equal(pid_of(".coverage.h.1234567890.345678"), -1); /* > 9 digits */
+	assert_int_equal(pid_of("x/.12.345678"), -1);
+	assert_int_equal(pid_of(""), -1);
+}
+
+static void test_is_python(void **state)
+{
+	(void)state;
+	assert_true(pull_acct_is_python("/usr/bin/python3 -m gunicorn app.wsgi"));
+	assert_true(pull_acct_is_python("python3.11 x.py"));
+	assert_true(pull_acct_is_python("gunicorn: worker [app.wsgi]"));
+	assert_true(pull_acct_is_python("/venv/bin/uvicorn app:app"));
+	assert_true(pull_acct_is_python("pypy3 x.py"));
+	assert_false(pull_acct_is_python("/bin/sh -c python3 x.py"));
+	assert_false(pull_acct_is_python("nginx: worker process"));
+	assert_false(pull_acct_is_python(""));
+}
+
+/* One bundle of run R with the given data files and a marker whose tree is
+ * TREE (JSON); returns the number of missing writers, their pids in OUT. */
+static size_t missing_of(const char *tree, const char *const *files, size_t nfiles,
+			 long *out)
+{
+	struct manifest m = { .run_id = "0123456789abcdef0123456789abcdef" };
+	struct manifest_file f[8] = { 0 };
+	const struct pull_missing_writer *w;
+	struct pull_acct *a = pull_acct_new();
+	char json[2048];
+	size_t n;
+
+	snprintf(json, sizeof(json), "{\"run_id\":\"%s\",\"status\":\"complete\","
+		 "\"tree_at_stop\":%s}", m.run_id, tree);
+	m.marker = cJSON_Parse(json);
+	assert_non_null(a);
+	assert_non_null(m.marker);
+	for (size_t i = 0; i < nfiles; i++)
+		f[i].path = (char *)files[i];
+	m.files = f;
+	m.nfiles = nfiles;
+	assert_int_equal(pull_acct_add_bundle(a, &m), 0);
+	n = pull_acct_missing(a, m.run_id, &w);
+	for (size_t i = 0; i < n; i++)
+		out[i] = w[i].pid;
+	cJSON_Delete(m.marker);
+	pull_acct_free(a);
+	return n;
+}
+
+static void test_accounting_rule(void **state)
+{
+	/* sh -> gunicorn master -> 2 workers + multiprocessing's tracker. */
+	const char *gunicorn =
+		"[{\"pid\":2,\"ppid\":1,\"cmd\":\"/bin/sh -c gunicorn\"},"
+		"{\"pid\":3,\"ppid\":2,\"cmd\":\"/usr/bin/python3 -m gunicorn app\"},"
+		"{\"pid\":4,\"ppid\":3,\"cmd\":\"gunicorn: worker [app]\"},"
+		"{\"pid\":5,\"ppid\":3,\"cmd\":\"gunicorn: worker [app]\"},"
+		"{\"pid\":6,\"ppid\":3,\"cmd\":\"python3 -c from "
+		"multiprocessing.resource_tracker import main;main(9)\"}]";
+	const char *one = ".coverage.h.4.123456", *both[] = { one, ".coverage.h.5.000001" };
+	const char *other = ".coverage.h.77.123456";
+	long pids[8];
+
+	(void)state;
+	/* Worker 5 left nothing; the master and the tracker are not expected. */
+	assert_int_equal(missing_of(gunicorn, &one, 1, pids), 1);
+	assert_int_equal(pids[0], 5);
+	assert_int_equal(missing_of(gunicorn, both, 2, pids), 0);
+	/* A lone Python process is its own writer. */
+	assert_int_equal(missing_of("[{\"pid\":7,\"ppid\":1,\"cmd\":\"python3 app.py\"}]",
+				    &other, 1, pids), 1);
+	assert_int_equal(pids[0], 7);
+	/* No tree (an older shim): no finding. */
+	assert_int_equal(missing_of("null", NULL, 0, pids), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_safe),
 		cmocka_unit_test(test_map_parse),
 		cmocka_unit_test(test_report_totals),
+		cmocka_unit_test(test_coverage_file_pid),
+		cmocka_unit_test(test_is_python),
+		cmocka_unit_test(test_accounting_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,6 +93,7 @@ static struct proclist sample_descendants(void)
 	assert_non_null(b);
 	assert_non_null(c);
 	proc_record_reaped(a, 3 << 8);   /* exit(3) */
+	a->killed_by_other = true;
 	b->killed_at_grace = true;
 	proc_record_reaped(b, SIGKILL);  /* killed by signal 9 */
 	c->killed_at_grace = true;       /* killed, but its parent reaped it */
@@ -102,11 +103,16 @@ static struct proclist sample_descendants(void)
 static void test_done_json(void **state)
 {
 	struct proclist l = sample_descendants();
+	struct procsnap_entry te[] = {
+		{ .pid = 10, .ppid = 2, .start_ticks = 81234, .cmd = "gunicorn: worker [app]" },
+	};
+	struct procsnap t = { .v = te, .n = 1, .taken = true, .truncated = true };
 	struct marker_done d = {
 		.status = "grace-expired",
 		.main = { .pid = 2, .exit_code = -1, .signal = 15, .reaped = true },
 		.exit_status = 143,
 		.descendants = &l,
+		.tree = &t,
 		.grace_ms = 2500,
 		.stop_requested = "2026-11-25T09:00:01.000Z",
 		.finished = "2026-11-25T09:00:03.500Z",
@@ -129,7 +135,21 @@ static void test_done_json(void **state)
 	assert_str(o, "stop_requested", "2026-11-25T09:00:01.000Z");
 	assert_str(o, "finished", "2026-11-25T09:00:03.500Z");
 	assert_str(o, "shim_version", "1.2.3");
-	assert_int_equal(count_keys(o), 11);
+	assert_int_equal(count_keys(o), 14);
+	arr = cJSON_GetObjectItemCaseSensitive(o, "tree_at_stop");
+	assert_int_equal(cJSON_GetArraySize(arr), 1);
+	e = cJSON_GetArrayItem(arr, 0);
+	assert_num(e, "pid", 10);
+	assert_num(e, "ppid", 2);
+	assert_num(e, "start_ticks", 81234);
+	assert_str(e, "cmd", "gunicorn: worker [app]");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "tree_at_stop_truncated")));
+	/* 10 died of a SIGKILL the shim did not send; cmd from the tree. */
+	arr = cJSON_GetObjectItemCaseSensitive(o, "killed_by_others");
+	assert_int_equal(cJSON_GetArraySize(arr), 1);
+	assert_num(cJSON_GetArrayItem(arr, 0), "pid", 10);
+	assert_str(cJSON_GetArrayItem(arr, 0), "cmd", "gunicorn: worker [app]");
+	arr = cJSON_GetObjectItemCaseSensitive(o, "descendants");
 
 	assert_int_equal(cJSON_GetArraySize(arr), 3);
 	e = cJSON_GetArrayItem(arr, 0);
@@ -170,6 +190,9 @@ static void test_done_json_complete(void **state)
 	assert_num(o, "grace_seconds", 25);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "descendants")),
 			 0);
+	assert_is_null(o, "tree_at_stop"); /* no snapshot taken */
+	assert_int_equal(
+		cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "killed_by_others")), 0);
 	cJSON_Delete(o);
 }
 
@@ -326,12 +349,29 @@ static void test_begin_creates_missing_dir(void **state)
 	assert_exists(path, ".covship/run.json", false);
 }
 
+/* Command lines go into done.json as printable, valid UTF-8. */
+static void test_cmdline_sanitize(void **state)
+{
+	static const char raw[] = "python3\0-c\0print('\xc3\xa9')\n\xff\0\0";
+	char buf[64], small[8];
+
+	(void)state;
+	procsnap_sanitize(raw, sizeof(raw) - 1, buf, sizeof(buf));
+	assert_string_equal(buf, "python3 -c print('\xc3\xa9')??");
+	/* Cut on a character boundary: never half of "é". */
+	procsnap_sanitize("abcdef\xc3\xa9", 8, small, sizeof(small));
+	assert_string_equal(small, "abcdef");
+	procsnap_sanitize("", 0, small, sizeof(small));
+	assert_string_equal(small, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_run_json),
 		cmocka_unit_test(test_done_json),
 		cmocka_unit_test(test_done_json_complete),
+		cmocka_unit_test(test_cmdline_sanitize),
 		cmocka_unit_test_setup_teardown(test_begin_and_finish, make_tmp, remove_tmp),
 		cmocka_unit_test_setup_teardown(test_begin_twice_same_volume, make_tmp, remove_tmp),
 		cmocka_unit_test_setup_teardown(test_begin_not_a_directory, make_tmp, remove_tmp),
