@@ -24,9 +24,12 @@
 #include "fsutil.h"
 #include "log.h"
 #include "pull_accounting.h"
+#include "pull_collide.h"
 #include "pull_combine.h"
 #include "pull_extract.h"
 #include "pull_fs.h"
+#include "pull_limits.h"
+#include "pull_progress.h"
 #include "pull_source.h"
 #include "s3.h"
 
@@ -37,6 +40,8 @@ enum {
 	PULL_EXIT_CORRUPT = 3,    /* a bundle is corrupt, unsafe or fails its manifest */
 	PULL_EXIT_INCOMPLETE = 4, /* a run's flush was incomplete (no --allow-incomplete) */
 	PULL_EXIT_LOST = 5,       /* --combine: a data file could not be combined */
+	PULL_EXIT_LIMIT = 9,      /* a bundle broke a size limit (pull_limits.h) */
+	PULL_EXIT_COLLISION = 10, /* two bundles, or a foreign directory, share an output dir */
 };
 
 /* Downloads are latency bound (radosgw, with Nagle on, answers about one GET
@@ -61,6 +66,7 @@ struct pull_opts {
 	size_t nmaps;
 	char *env_maps; /* owned copy of COVSHIP_PULL_MAP, split in place */
 	struct s3_options s3; /* --endpoint, --region, ... for an s3:// source */
+	struct pull_limits limits; /* --max-bundle-bytes, --max-total-bytes, --max-ratio */
 };
 
 /* What a bundle's done marker says: kept instead of the marker itself, so
@@ -91,6 +97,8 @@ struct pull_run {
 	size_t nfetch_failed, nbad, nio, nfiles;
 	uint64_t bytes;
 	struct pull_acct *acct; /* who was alive at stop and wrote no data */
+	size_t nlimit; /* bundles refused at a size limit */
+	struct pull_progress progress;
 };
 
 static const char usage_text[] =
@@ -118,12 +126,24 @@ static const char usage_text[] =
 	"                             S3 settings [COVSHIP_ENDPOINT, _REGION, _CA_BUNDLE,\n"
 	"                             _INSECURE, _PATH_STYLE]; AWS_* variables as for watch\n"
 	"      --log-level L          error|warning|info|debug (default info) [COVSHIP_LOG_LEVEL]\n"
+	"      --max-bundle-bytes N   refuse a bundle extracting to more than N bytes (K, M,\n"
+	"                             G, T suffixes; default 4G) [COVSHIP_PULL_MAX_BUNDLE_BYTES]\n"
+	"      --max-total-bytes N    refuse bundles beyond N bytes extracted in this pull\n"
+	"                             (default 64G)              [COVSHIP_PULL_MAX_TOTAL_BYTES]\n"
+	"      --max-ratio R          refuse a bundle extracting to more than R times its\n"
+	"                             compressed size (default 1000) [COVSHIP_PULL_MAX_RATIO]\n"
+	"      --log-format F         text (default) or json     [COVSHIP_LOG_FORMAT]\n"
+	"  -v, --verbose              same as --log-level debug\n"
+	"  -q, --quiet                same as --log-level warning (no progress)\n"
+	"      --version              print the version\n"
 	"  -h, --help                 this text\n"
 	"\n"
 	"The combined data file is DIR/.coverage. Exit status: 0 ok; 1 listing, download,\n"
 	"disk or coverage.py failure; 2 bad usage; 3 a bundle is corrupt or unsafe (nothing\n"
 	"of it is extracted); 4 a run's flush was incomplete; 5 --combine could not use\n"
-	"every data file. See docs/pull.md.\n";
+	"every data file; 9 a bundle broke a size limit (nothing of it is extracted);\n"
+	"10 two bundles (or a directory not left by pull) share an output directory\n"
+	"(nothing is downloaded). See docs/pull.md.\n";
 
 enum {
 	OPT_PYTHON = 256,
@@ -134,6 +154,11 @@ enum {
 	OPT_INSECURE,
 	OPT_PATH_STYLE,
 	OPT_LOG_LEVEL,
+	OPT_MAX_BUNDLE_BYTES,
+	OPT_MAX_TOTAL_BYTES,
+	OPT_MAX_RATIO,
+	OPT_LOG_FORMAT,
+	OPT_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -151,6 +176,13 @@ static const struct option long_opts[] = {
 	{ "path-style", no_argument, NULL, OPT_PATH_STYLE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, 'h' },
+	{ "max-bundle-bytes", required_argument, NULL, OPT_MAX_BUNDLE_BYTES },
+	{ "max-total-bytes", required_argument, NULL, OPT_MAX_TOTAL_BYTES },
+	{ "max-ratio", required_argument, NULL, OPT_MAX_RATIO },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -197,6 +229,19 @@ static int set_log_level(const char *v)
 	}
 	log_error("--log-level: unknown '%s' (use error, warning, info or debug)", v);
 	return -1;
+}
+
+/* --log-format: the words every covship program accepts (log.h). */
+static int pull_log_format(const char *v)
+{
+	bool json;
+
+	if (log_json_from_name(v, &json) < 0) {
+		log_error("--log-format: unknown '%s' (use text or json)", v);
+		return -1;
+	}
+	log_set_json(json);
+	return 0;
 }
 
 static int add_map(struct pull_opts *o, const char *arg)
@@ -275,6 +320,12 @@ static int parse_opt(struct pull_opts *o, int c, const char *arg)
 	case OPT_INSECURE: o->s3.insecure = true; return 0;
 	case OPT_PATH_STYLE: o->s3.path_style = true; return 0;
 	case OPT_LOG_LEVEL: return set_log_level(arg);
+	case OPT_MAX_BUNDLE_BYTES:
+	case OPT_MAX_TOTAL_BYTES:
+	case OPT_MAX_RATIO: return pull_limits_option(&o->limits, c - OPT_MAX_BUNDLE_BYTES, arg);
+	case OPT_LOG_FORMAT: return pull_log_format(arg);
+	case 'v': log_set_level(LOG_LEVEL_DEBUG); return 0;
+	case 'q': log_set_level(LOG_LEVEL_WARN); return 0;
 	default:
 		log_error("unknown option; see covship pull --help");
 		return -1;
@@ -288,15 +339,20 @@ static int parse_args(struct pull_opts *o, int argc, char **argv)
 
 	o->jobs = DEFAULT_JOBS;
 	o->python = DEFAULT_PYTHON;
-	if (read_env(o) < 0)
+	pull_limits_default(&o->limits);
+	if (read_env(o) < 0 || pull_limits_env(&o->limits) < 0)
 		return -1;
 	/* 0, not 1: makes glibc reinitialise getopt, so a second parse (tests,
 	 * fuzzers) does not resume from the previous argv's state. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:cm:x:j:h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:cm:x:j:hvq", long_opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(usage_text, stdout);
+			return 1;
+		}
+		if (c == OPT_VERSION) {
+			printf("covship %s\n", COVSHIP_VERSION);
 			return 1;
 		}
 		if (c == '?' || c == ':') {
@@ -464,8 +520,7 @@ static void pull_one(struct pull_run *r, size_t i)
 	enum pull_extract_result res;
 	int sfd;
 
-	p->relbase = output_rel(b->rel);
-	if (!p->relbase) {
+	if (!p->relbase) { /* computed before the fetch (check_collisions) */
 		log_error("bundle %s: its key would extract outside --out; skipped", b->key);
 		r->nbad++;
 		return;
@@ -478,10 +533,16 @@ static void pull_one(struct pull_run *r, size_t i)
 		r->nio++;
 		return;
 	}
-	res = pull_extract(b->fd, sfd, &p->ex, err, sizeof(err));
+	res = pull_extract_limited(b->fd, sfd, &r->o->limits, &p->ex, err, sizeof(err));
 	close(sfd);
 	if (res == PULL_EXTRACT_OK) {
 		place(r, i, staging);
+		if (p->ok)
+			r->o->limits.used_total += p->ex.bytes;
+	} else if (res == PULL_EXTRACT_LIMIT) {
+		log_error("bundle %s refused: %s; nothing of it was extracted (raise the limit "
+			  "only if the bundle is genuine)", b->key, err);
+		r->nlimit++;
 	} else if (res == PULL_EXTRACT_BAD) {
 		log_error("bundle %s is corrupt or unsafe: %s; nothing of it was extracted",
 			  b->key, err);
@@ -499,11 +560,11 @@ static void on_ready(void *ctx, struct pull_bundle *b, const char *err)
 {
 	struct pull_run *r = ctx;
 
-	if (b->fd < 0) {
+	if (b->fd < 0)
 		log_error("bundle %s: %s", b->key, err);
-		return;
-	}
-	pull_one(r, (size_t)(b - r->list.v));
+	else
+		pull_one(r, (size_t)(b - r->list.v));
+	pull_progress_step(&r->progress, b->size);
 }
 
 /* Every download in flight holds a connection and a file descriptor until
@@ -522,18 +583,56 @@ static int jobs_for_limit(unsigned jobs)
 	return room < jobs ? (int)room : (int)jobs;
 }
 
+/* Name every bundle's output directory and refuse the whole listing, before
+ * any download, when two share one or one would replace a directory that no
+ * pull left (pull_collide.h). Returns 0, a count of problems, or -1. */
+static long check_collisions(struct pull_run *r)
+{
+	const char **keys = calloc(r->list.n, sizeof(*keys));
+	char **rels = calloc(r->list.n, sizeof(*rels));
+	long found = -1;
+	size_t i;
+
+	if (!keys || !rels) {
+		log_error("out of memory");
+		goto out;
+	}
+	for (i = 0; i < r->list.n; i++) {
+		/* NULL (unsafe key) is refused per bundle in pull_one(). */
+		r->pulled[i].relbase = output_rel(r->list.v[i].rel);
+		rels[i] = r->pulled[i].relbase;
+		keys[i] = r->list.v[i].key;
+	}
+	found = pull_collisions_check(r->out_fd, r->out_abs, rels, keys, r->list.n);
+out:
+	free(keys);
+	free(rels);
+	return found;
+}
+
 /* One pass: the source fetches at most --jobs bundles at a time and hands
  * each over as soon as it is complete; downloads that do not fit in memory
  * go to unnamed files in the work directory. */
 static int fetch_and_extract(struct pull_run *r, struct pull_source *src)
 {
+	uint64_t listed = 0;
+	size_t i;
+	long rc;
+
 	r->pulled = calloc(r->list.n, sizeof(*r->pulled));
 	if (!r->pulled) {
 		log_error("out of memory");
 		return -1;
 	}
+	rc = check_collisions(r);
+	if (rc != 0)
+		return rc < 0 ? -1 : -2;
+	for (i = 0; i < r->list.n; i++)
+		listed += r->list.v[i].size;
+	pull_progress_start(&r->progress, r->list.n, listed);
 	r->nfetch_failed = src->ops->fetch(src, r->list.v, r->list.n, r->work_fd,
 					   jobs_for_limit(r->o->jobs), on_ready, r);
+	pull_progress_end(&r->progress);
 	return 0;
 }
 
@@ -778,13 +877,17 @@ static int run_pull(struct pull_run *r)
 	}
 	rc = fetch_and_extract(r, src);
 	src->ops->close(src);
+	if (rc == -2)
+		return PULL_EXIT_COLLISION;
 	if (rc < 0)
 		return PULL_EXIT_FAILED;
 	printf("pulled %zu of %zu bundles, %zu files (%llu bytes) into %s\n",
-	       r->list.n - r->nfetch_failed - r->nbad - r->nio, r->list.n, r->nfiles,
+	       r->list.n - r->nfetch_failed - r->nbad - r->nio - r->nlimit, r->list.n, r->nfiles,
 	       (unsigned long long)r->bytes, r->out_abs);
 	if (r->nfetch_failed || r->nio)
 		return PULL_EXIT_FAILED;
+	if (r->nlimit)
+		return PULL_EXIT_LIMIT;
 	if (r->nbad)
 		return PULL_EXIT_CORRUPT;
 	incomplete = check_runs(r, &nruns);

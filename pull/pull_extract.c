@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -43,6 +44,8 @@ struct extract {
 	char *manifest;
 	size_t manifest_len;
 	uint64_t bytes;
+	const struct pull_limits *lim; /* NULL: no caps */
+	uint64_t compressed;           /* the bundle's size, for --max-ratio */
 	char *err;
 	size_t errlen;
 };
@@ -197,6 +200,28 @@ static enum pull_extract_result write_header(struct extract *x, const char *path
 		    aerr(x->out));
 }
 
+/* Would `more` bytes beyond what is already extracted break a cap? */
+static enum pull_extract_result check_limits(struct extract *x, const char *path, uint64_t more)
+{
+	const char *which;
+	uint64_t would;
+
+	if (!x->lim)
+		return PULL_EXTRACT_OK;
+	would = x->bytes + more < x->bytes ? UINT64_MAX : x->bytes + more;
+	which = pull_limits_exceeded(x->lim, x->compressed, would);
+	if (!which)
+		return PULL_EXTRACT_OK;
+	return fail(x, PULL_EXTRACT_LIMIT,
+		    "extracting '%s' would exceed %s (%llu bytes from %llu compressed; limits: "
+		    "%llu per bundle, %llu per pull with %llu used, ratio %llu)", path, which,
+		    (unsigned long long)would, (unsigned long long)x->compressed,
+		    (unsigned long long)x->lim->max_bundle_bytes,
+		    (unsigned long long)x->lim->max_total_bytes,
+		    (unsigned long long)x->lim->used_total,
+		    (unsigned long long)x->lim->max_ratio);
+}
+
 static enum pull_extract_result copy_data(struct extract *x, const char *path,
 					  struct seen_file *f)
 {
@@ -219,6 +244,10 @@ static enum pull_extract_result copy_data(struct extract *x, const char *path,
 			r = fail(x, PULL_EXTRACT_BAD, "entry '%s' has a hole in its data", path);
 			break;
 		}
+		/* Before the write: a bomb stops at the cap, not after it. */
+		r = check_limits(x, path, f->size + len);
+		if (r != PULL_EXTRACT_OK)
+			break;
 		if (EVP_DigestUpdate(ctx, buf, len) != 1) {
 			r = fail(x, PULL_EXTRACT_IO, "SHA-256 failed");
 			break;
@@ -252,6 +281,11 @@ static enum pull_extract_result extract_file(struct extract *x, struct archive_e
 	enum pull_extract_result r = check_entry(x, e, path);
 	struct seen_file *f;
 
+	if (r != PULL_EXTRACT_OK)
+		return r;
+	/* The header's size is only a claim (the data is what counts), but a
+	 * claim beyond the cap is refused before anything is written. */
+	r = check_limits(x, path, (uint64_t)archive_entry_size(e));
 	if (r != PULL_EXTRACT_OK)
 		return r;
 	f = add_seen(x, path);
@@ -459,11 +493,26 @@ static void cleanup(struct extract *x)
 enum pull_extract_result pull_extract(int fd, int staging_fd, struct pull_extracted *out,
 				      char *err, size_t errlen)
 {
-	struct extract x = { .err = err, .errlen = errlen };
+	return pull_extract_limited(fd, staging_fd, NULL, out, err, errlen);
+}
+
+enum pull_extract_result pull_extract_limited(int fd, int staging_fd,
+					      const struct pull_limits *lim,
+					      struct pull_extracted *out, char *err,
+					      size_t errlen)
+{
+	struct extract x = { .err = err, .errlen = errlen, .lim = lim };
 	enum pull_extract_result r;
+	struct stat st;
 	int cwd;
 
 	memset(out, 0, sizeof(*out));
+	if (lim) {
+		if (fstat(fd, &st) < 0)
+			return fail(&x, PULL_EXTRACT_IO, "cannot stat the download: %s",
+				    strerror(errno));
+		x.compressed = (uint64_t)st.st_size;
+	}
 	/* libarchive's disk writer resolves entry names against the working
 	 * directory, and SECURE_NOABSOLUTEPATHS forbids prefixing them with
 	 * the staging path: so work from inside the staging directory. pull

@@ -143,6 +143,15 @@ static int open_bundle(struct file_source *fs, struct pull_bundle *b, char *err,
 		close(fd);
 		return -1;
 	}
+	/* Read in place, so "capped at its listed size" means: not larger
+	 * than when it was listed (a file still being written is refused). */
+	if ((uint64_t)st.st_size > b->size) {
+		snprintf(err, errlen, "file source: %.40s/%.80s grew from %llu to %llu bytes "
+			 "since it was listed; pull again once it is complete", fs->root, b->key,
+			 (unsigned long long)b->size, (unsigned long long)st.st_size);
+		close(fd);
+		return -1;
+	}
 	b->fd = fd;
 	return 0;
 }

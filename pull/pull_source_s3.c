@@ -148,12 +148,21 @@ static void fetch_done(void *vctx, size_t i, int rc, const char *err)
 	f->charged[i] = 0;
 }
 
+/* Every download is capped at its listed size: the memory budget above
+ * trusts it, and a server sending more would otherwise fill memory or disk. */
+static uint64_t fetch_max(void *vctx, size_t i)
+{
+	struct fetch_ctx *f = vctx;
+
+	return f->b[i].size ? f->b[i].size : 1; /* 0 would mean "no cap" */
+}
+
 static size_t s3src_fetch(struct pull_source *s, struct pull_bundle *b, size_t n, int tmpdir_fd,
 			  int jobs, pull_ready_fn ready, void *ready_ctx)
 {
 	struct s3_source *src = (struct s3_source *)s;
 	struct fetch_ctx f = { b, NULL, NULL, 0, 0, tmpdir_fd, ready, ready_ctx };
-	struct s3_get_hooks hooks = { fetch_start, fetch_done, &f };
+	struct s3_get_hooks hooks = { fetch_start, fetch_done, &f, fetch_max };
 	size_t i;
 
 	f.fd = calloc(n ? n : 1, sizeof(*f.fd));

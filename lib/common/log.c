@@ -83,6 +83,11 @@ enum log_level log_get_level(void)
 	return log_cfg.level;
 }
 
+bool log_get_json(void)
+{
+	return log_cfg.json;
+}
+
 void log_set_json(bool json)
 {
 	log_cfg.json = json;

@@ -33,6 +33,9 @@ int log_level_from_name(const char *name, enum log_level *out);
 int log_json_from_name(const char *name, bool *json);
 enum log_level log_get_level(void);
 void log_set_json(bool json);
+/* Whether lines are JSON: a caller drawing to the terminal itself (pull's
+ * progress line) must not mix raw text into a JSON stream. */
+bool log_get_json(void);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -36,6 +36,8 @@ static int get_prepare(void *ctx, size_t i, struct s3_req *r, char *err, size_t 
 		return S3_ERR_FATAL;
 	s3_req_init(r, "GET", g->bucket, key);
 	r->out_fd = fd;
+	if (g->hooks->max_bytes)
+		r->out_max = g->hooks->max_bytes(g->hooks->ctx, i);
 	return S3_OK;
 }
 
@@ -86,7 +88,7 @@ static void jobs_done(void *ctx, size_t i, int rc, const char *err)
 int s3_get_objects(struct s3_client *c, const char *bucket, struct s3_get_job *jobs, size_t n,
 		   int max_parallel)
 {
-	struct s3_get_hooks hooks = { jobs_start, jobs_done, jobs };
+	struct s3_get_hooks hooks = { jobs_start, jobs_done, jobs, NULL };
 	int failed = 0;
 	size_t i;
 

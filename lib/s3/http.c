@@ -83,6 +83,13 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *arg)
 
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
 	if (x->req.out_fd >= 0 && status >= 200 && status < 300) {
+		/* A server sending more than the caller allowed (the listed
+		 * size) is cut here, before the excess reaches the disk. */
+		if (x->req.out_max && (x->resp.out_written > x->req.out_max ||
+				       n > x->req.out_max - x->resp.out_written)) {
+			x->resp.too_long = true;
+			return 0; /* CURLE_WRITE_ERROR: the transfer stops */
+		}
 		if (write_fd(x->req.out_fd, buf, n, x->resp.out_written)) {
 			x->resp.write_failed = true;
 			return 0;
@@ -110,6 +117,7 @@ void http_response_reset(struct http_response *r)
 	r->curl_err[0] = '\0';
 	r->truncated = false;
 	r->write_failed = false;
+	r->too_long = false;
 	r->out_written = 0;
 }
 

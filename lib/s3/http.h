@@ -32,6 +32,7 @@ struct http_request {
 	uint64_t body_off, body_len;
 	bool has_body;
 	int out_fd;      /* 2xx bodies go here (from offset 0) when >= 0 */
+	uint64_t out_max; /* more than this many body bytes to out_fd: cut (0: no cap) */
 	size_t body_cap; /* bytes kept in memory; more are dropped (truncated) */
 };
 
@@ -43,6 +44,7 @@ struct http_response {
 	struct strbuf headers; /* raw header lines of the last response */
 	bool truncated;
 	bool write_failed;     /* writing out_fd failed: a local error */
+	bool too_long;         /* the body went past req.out_max: transfer cut */
 	uint64_t out_written;
 };
 

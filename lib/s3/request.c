@@ -245,6 +245,7 @@ int s3_attempt_prepare(struct s3_client *c, const struct s3_req *r, struct s3_at
 	x->req.body_len = r->body_len;
 	x->req.has_body = r->has_body;
 	x->req.out_fd = r->out_fd;
+	x->req.out_max = r->out_max;
 	x->req.body_cap = 8 << 20;
 	log_debug("S3 %s %s (attempt %d)", r->method, b->url.s, st->attempt);
 	return S3_OK;
@@ -259,6 +260,17 @@ enum s3_verdict s3_attempt_judge(struct s3_client *c, const struct s3_req *r,
 	bool timeout;
 
 	memset(&e, 0, sizeof(e));
+	if (x->resp.too_long) {
+		/* Not retried: the object is larger than it was said to be, a
+		 * retry would be cut again. */
+		set_err(err, errlen, "S3 %s %s: the server sent more than the expected %llu "
+			"bytes (the size it listed); the transfer was cut. Check what wrote "
+			"the object", r->method, obj_name(r, &name),
+			(unsigned long long)r->out_max);
+		sb_free(&name);
+		*rc = S3_ERR_CORRUPT;
+		return S3_V_DONE;
+	}
 	if (x->resp.write_failed) {
 		set_err(err, errlen, "S3 %s %s: writing the download failed: %s", r->method,
 			obj_name(r, &name), strerror(errno));

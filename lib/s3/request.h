@@ -34,6 +34,7 @@ struct s3_req {
 	bool has_body;
 	const char *payload_hash; /* hex; NULL = hash of body_mem or "" */
 	int out_fd;
+	uint64_t out_max; /* cap on the body written to out_fd (0: none) */
 };
 
 /* An empty request of method on bucket/key (key NULL: the bucket). */

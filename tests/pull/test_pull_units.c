@@ -16,6 +16,7 @@
 #include "pull_accounting.h"
 #include "pull_combine.h"
 #include "pull_extract.h"
+#include "pull_limits.h"
 #include "pull_report.h"
 
 static bool safe(const char *p)
@@ -88,6 +89,50 @@ static int write_tmp(char *path, const char *text)
 		return -1;
 	}
 	return close(fd);
+}
+
+/* Sizes with suffixes; garbage, 0 and overflow refused. Limits: the
+ * ratio is only judged above the floor, and each cap names its option. */
+static void test_limits(void **state)
+{
+	struct pull_limits l;
+	uint64_t v = 7;
+
+	(void)state;
+	assert_int_equal(pull_parse_size("512", &v), 0);
+	assert_int_equal(v, 512);
+	assert_int_equal(pull_parse_size("16M", &v), 0);
+	assert_int_equal(v, 16u << 20);
+	assert_int_equal(pull_parse_size("2GiB", &v), 0);
+	assert_int_equal(v, (uint64_t)2 << 30);
+	assert_int_equal(pull_parse_size("1k", &v), 0);
+	assert_int_equal(v, 1024);
+	assert_int_equal(pull_parse_size("0", &v), -1);
+	assert_int_equal(pull_parse_size("-1", &v), -1);
+	assert_int_equal(pull_parse_size(" 1", &v), -1);
+	assert_int_equal(pull_parse_size("1X", &v), -1);
+	assert_int_equal(pull_parse_size("1MX", &v), -1);
+	assert_int_equal(pull_parse_size("99999999999T", &v), -1);
+	assert_int_equal(pull_parse_size("", &v), -1);
+	assert_int_equal(pull_parse_ratio("1000", &v), 0);
+	assert_int_equal(v, 1000);
+	assert_int_equal(pull_parse_ratio("0", &v), -1);
+	assert_int_equal(pull_parse_ratio("1.5", &v), -1);
+
+	pull_limits_default(&l);
+	assert_null(pull_limits_exceeded(&l, 1000, PULL_RATIO_FLOOR)); /* at the floor */
+	assert_string_equal(pull_limits_exceeded(&l, 1000, PULL_RATIO_FLOOR + 1), "--max-ratio");
+	assert_null(pull_limits_exceeded(&l, 0, (uint64_t)1 << 30)); /* size unknown */
+	assert_null(pull_limits_exceeded(&l, (uint64_t)1 << 30, PULL_DEFAULT_MAX_BUNDLE_BYTES));
+	assert_string_equal(pull_limits_exceeded(&l, (uint64_t)1 << 30,
+						 PULL_DEFAULT_MAX_BUNDLE_BYTES + 1),
+			    "--max-bundle-bytes");
+	l.used_total = PULL_DEFAULT_MAX_TOTAL_BYTES - 10;
+	assert_null(pull_limits_exceeded(&l, 10, 10));
+	assert_string_equal(pull_limits_exceeded(&l, 11, 11), "--max-total-bytes");
+	l.used_total = 0;
+	l.max_ratio = UINT64_MAX; /* no overflow in compressed * ratio */
+	assert_null(pull_limits_exceeded(&l, 2, (uint64_t)1 << 31));
 }
 
 static void test_report_totals(void **state)
@@ -234,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_coverage_file_pid),
 		cmocka_unit_test(test_is_python),
 		cmocka_unit_test(test_accounting_rule),
+		cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

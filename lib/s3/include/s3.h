@@ -130,6 +130,10 @@ struct s3_get_hooks {
 	int (*start)(void *ctx, size_t i, const char **key, int *fd, char *err, size_t errlen);
 	void (*done)(void *ctx, size_t i, int rc, const char *err);
 	void *ctx;
+	/* Optional (NULL: no cap): the most bytes job i may receive (0: no
+	 * cap). A server sending more is cut mid-transfer and the job fails
+	 * with S3_ERR_CORRUPT, not retried; pull passes the listed size. */
+	uint64_t (*max_bytes)(void *ctx, size_t i);
 };
 size_t s3_get_each(struct s3_client *c, const char *bucket, size_t n, int max_parallel,
 		   const struct s3_get_hooks *hooks);
