@@ -8,6 +8,7 @@
  * (docs/pull.md).
  */
 #include "pull.h"
+#include "pull_build.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +68,8 @@ struct pull_opts {
 	char *env_maps; /* owned copy of COVSHIP_PULL_MAP, split in place */
 	struct s3_options s3; /* --endpoint, --region, ... for an s3:// source */
 	struct pull_limits limits; /* --max-bundle-bytes, --max-total-bytes, --max-ratio */
+	const char *build; /* --build/COVSHIP_BUILD: appended to url (pull_build.h) */
+	char *build_url;   /* owned: url/<sanitised build>/ */
 };
 
 /* What a bundle's done marker says: kept instead of the marker itself, so
@@ -120,6 +123,8 @@ static const char usage_text[] =
 	"                             [COVSHIP_PYTHON]\n"
 	"      --allow-incomplete     warn instead of failing when a run's flush was\n"
 	"                             incomplete (no marker, grace expired) [COVSHIP_ALLOW_INCOMPLETE=1]\n"
+	"      --build ID             pull URL/<ID>/, ID sanitised as the sidecar's {build}:\n"
+	"                             bytes outside [A-Za-z0-9._-] become '_' [COVSHIP_BUILD]\n"
 	"  -j, --jobs N               parallel downloads, 1..64 (default 32; fewer when\n"
 	"                             RLIMIT_NOFILE is low)                  [COVSHIP_PULL_JOBS]\n"
 	"      --endpoint URL, --region R, --ca-bundle FILE, --insecure, --path-style\n"
@@ -159,6 +164,7 @@ enum {
 	OPT_MAX_RATIO,
 	OPT_LOG_FORMAT,
 	OPT_VERSION,
+	OPT_BUILD,
 };
 
 static const struct option long_opts[] = {
@@ -183,6 +189,7 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "build", required_argument, NULL, OPT_BUILD },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -279,6 +286,8 @@ static int read_env(struct pull_opts *o)
 	o->s3.endpoint = getenv("COVSHIP_ENDPOINT");
 	o->s3.region = getenv("COVSHIP_REGION");
 	o->s3.ca_bundle = getenv("COVSHIP_CA_BUNDLE");
+	if ((v = getenv("COVSHIP_BUILD")) && *v)
+		o->build = v;
 	if ((v = getenv("COVSHIP_PYTHON")) && *v)
 		o->python = v;
 	if ((v = getenv("COVSHIP_PULL_JOBS")) && parse_jobs(v, &o->jobs) < 0)
@@ -326,10 +335,27 @@ static int parse_opt(struct pull_opts *o, int c, const char *arg)
 	case OPT_LOG_FORMAT: return pull_log_format(arg);
 	case 'v': log_set_level(LOG_LEVEL_DEBUG); return 0;
 	case 'q': log_set_level(LOG_LEVEL_WARN); return 0;
+	case OPT_BUILD: o->build = arg; return 0;
 	default:
 		log_error("unknown option; see covship pull --help");
 		return -1;
 	}
+}
+
+/* --build: from here on o->url is URL/<sanitised id>/. */
+static int apply_build(struct pull_opts *o)
+{
+	char err[512];
+
+	if (!o->build)
+		return 0;
+	o->build_url = pull_build_url(o->url, o->build, err, sizeof(err));
+	if (!o->build_url) {
+		log_error("%s", err);
+		return -1;
+	}
+	o->url = o->build_url;
+	return 0;
 }
 
 /* Returns 0 to run, 1 after --help, -1 on a usage error (logged). */
@@ -380,7 +406,7 @@ static int parse_args(struct pull_opts *o, int argc, char **argv)
 		log_error("--map and --xml only make sense with --combine; add --combine");
 		return -1;
 	}
-	return 0;
+	return apply_build(o);
 }
 
 static void free_opts(struct pull_opts *o)
@@ -392,6 +418,7 @@ static void free_opts(struct pull_opts *o)
 		free(o->maps[i].dst);
 	}
 	free(o->env_maps);
+	free(o->build_url);
 }
 
 /* DIR/<key without extension>: must stay below DIR whatever the key. */

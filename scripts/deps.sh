@@ -21,7 +21,11 @@ radosgw ceph-mon ceph-osd
 awscli
 podman runc debootstrap python3-yaml curl uuid-runtime
 time
+nodejs openjdk-17-jre-headless
 "
+# nodejs + java: npm-groovy-lint 15 (CodeNarc) for docker_jenkinsfile_lint,
+# installed from the npm registry into build/npm by the test itself. This
+# machine's nodejs (20) carries npm; with Debian's own nodejs add "npm".
 
 missing=""
 for p in $PACKAGES; do

@@ -130,7 +130,7 @@ static cJSON *labels(void)
 	return o;
 }
 
-int metadata_collect(struct metadata *m)
+int metadata_collect(struct metadata *m, const char *build)
 {
 	const char *ecs = getenv("ECS_CONTAINER_METADATA_URI_V4");
 	const char *commit = getenv("GIT_COMMIT");
@@ -140,7 +140,7 @@ int metadata_collect(struct metadata *m)
 		log_warn("gethostname failed; recording \"unknown\"");
 		strcpy(m->hostname, "unknown");
 	}
-	m->build = getenv("BUILD_TAG");
+	m->build = build ? build : getenv("BUILD_TAG");
 	if (m->build && !*m->build)
 		m->build = NULL;
 	m->json = cJSON_CreateObject();

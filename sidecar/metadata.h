@@ -13,13 +13,13 @@ struct metadata {
 	cJSON *json;       /* the manifest's "metadata" object */
 	char hostname[256];
 	char task_id[128]; /* last segment of the task ARN, "" outside ECS */
-	const char *build; /* BUILD_TAG or NULL (borrowed from the environment) */
+	const char *build; /* --build, else BUILD_TAG, or NULL (borrowed) */
 };
 
 /* Never fails for want of ECS: a metadata endpoint that does not answer is
  * logged as a warning and recorded as "ecs": null. Returns -1 only when
- * out of memory. */
-int metadata_collect(struct metadata *m);
+ * out of memory. build: --build/COVSHIP_BUILD, or NULL to take BUILD_TAG. */
+int metadata_collect(struct metadata *m, const char *build);
 void metadata_free(struct metadata *m);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keytemplate.h"
 #include "log.h"
 #include "matcher.h"
 #include "scan.h"
@@ -37,6 +38,7 @@ enum {
 	OPT_INSECURE,
 	OPT_PATH_STYLE,
 	OPT_NO_IDLE_EXEC,
+	OPT_BUILD,
 };
 
 /* Which subcommands take an option: an option a command's --help does not
@@ -86,6 +88,7 @@ static const struct optdef optdefs[] = {
 	{ "insecure", "COVSHIP_INSECURE", OPT_INSECURE, false, FOR_BUNDLING },
 	{ "path-style", "COVSHIP_PATH_STYLE", OPT_PATH_STYLE, false, FOR_BUNDLING },
 	{ "help", NULL, OPT_HELP, false, FOR_ALL },
+	{ "build", "COVSHIP_BUILD", OPT_BUILD, true, FOR_BUNDLING },
 };
 
 #define NOPTS (sizeof(optdefs) / sizeof(optdefs[0]))
@@ -227,6 +230,7 @@ static int apply(struct options *o, int id, const char *v, bool from_env)
 	case OPT_CA_BUNDLE: o->dest_opts.s3.ca_bundle = v; return 0;
 	case OPT_INSECURE: return parse_bool(id, v, &o->dest_opts.s3.insecure);
 	case OPT_PATH_STYLE: return parse_bool(id, v, &o->dest_opts.s3.path_style);
+	case OPT_BUILD: o->build = v; return 0;
 	}
 	return -1;
 }
@@ -342,6 +346,23 @@ static int default_spool(struct options *o)
 	return 0;
 }
 
+/* The build id ({build}) breaks no rule of keytemplate_build_id(): checked
+ * here so a bad one stops the sidecar at start-up (exit 2), not at its
+ * first delivery, when the coverage is already waiting. */
+static int check_build(const struct options *o)
+{
+	const char *b = o->build ? o->build : getenv("BUILD_TAG");
+	char id[KEYTEMPLATE_BUILD_MAX + 1], err[256];
+
+	if (!o->build && (!b || !*b))
+		return 0; /* no build: {build} is "nobuild" */
+	if (keytemplate_build_id(b, id, sizeof(id), err, sizeof(err)) < 0) {
+		log_error("--build (or COVSHIP_BUILD, else BUILD_TAG): %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int validate(enum options_cmd cmd, struct options *o)
 {
 	if (o->log_level && check_log_level(o->log_level) < 0)
@@ -374,7 +395,7 @@ static int validate(enum options_cmd cmd, struct options *o)
 		log_error("--compression-level: gzip takes 1..9");
 		return -1;
 	}
-	return 0;
+	return check_build(o);
 }
 
 enum options_result options_parse(enum options_cmd cmd, int argc, char **argv, struct options *o)
@@ -435,6 +456,8 @@ static const char usage_common[] =
 	"      --compression C      gzip (default) or zstd                    [COVSHIP_COMPRESSION]\n"
 	"      --compression-level N  gzip 1..9, zstd 1..22                   [COVSHIP_COMPRESSION_LEVEL]\n"
 	"      --keep-sources       never remove delivered source files       [COVSHIP_KEEP_SOURCES=1]\n"
+	"      --build ID           the build id for {build} (default $BUILD_TAG); bytes outside\n"
+	"                           [A-Za-z0-9._-] become '_', at most 512    [COVSHIP_BUILD]\n"
 	"      --endpoint URL, --region R, --ca-bundle FILE, --insecure, --path-style\n"
 	"                           S3 settings [COVSHIP_ENDPOINT, _REGION, _CA_BUNDLE, _INSECURE, _PATH_STYLE]\n"
 	"      --log-level L        error|warning|info|debug (default info)   [COVSHIP_LOG_LEVEL]\n"

@@ -46,6 +46,7 @@ struct options {
 	bool keep_sources;
 	bool no_idle_exec;         /* watch: never hand over to covship-idle */
 	const char *log_level;
+	const char *build;         /* --build/COVSHIP_BUILD, NULL: BUILD_TAG (metadata.c) */
 	struct dest_options dest_opts;
 	char *env_globs[2]; /* owned copies of COVSHIP_INCLUDE/EXCLUDE, split in place */
 	char *spool_buf;    /* owned: the default spool, DIR/SCAN_SPOOL_DIR (scan.h) */

@@ -88,7 +88,7 @@ int shipper_open(struct shipper *sh, const struct options *o, bool later)
 		sh->scanner.skip_dev = st.st_dev;
 		sh->scanner.skip_ino = st.st_ino;
 	}
-	if (metadata_collect(&sh->md) < 0) {
+	if (metadata_collect(&sh->md, o->build) < 0) {
 		log_error("out of memory");
 		return -1;
 	}

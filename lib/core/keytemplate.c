@@ -40,7 +40,52 @@ static void put_value(struct outbuf *o, const char *v, const char *fallback)
 		put_char(o, safe_char(*v) ? *v : '_');
 }
 
-static int expand_var(struct outbuf *o, const char *name, size_t n, const struct key_vars *v)
+int keytemplate_build_id(const char *raw, char *out, size_t outlen, char *err, size_t errlen)
+{
+	size_t n, i;
+
+	if (!raw || !*raw) {
+		snprintf(err, errlen, "build id: empty; pass the build's id, e.g. --build \"$BUILD_TAG\" "
+			 "(or leave --build and COVSHIP_BUILD unset)");
+		return -1;
+	}
+	n = strlen(raw); /* one output byte per input byte */
+	if (n > KEYTEMPLATE_BUILD_MAX || n >= outlen) {
+		snprintf(err, errlen, "build id: %zu bytes, more than %d (S3 keys hold 1024); pass a "
+			 "shorter one, e.g. jenkins-$JOB_BASE_NAME-$BUILD_NUMBER", n,
+			 KEYTEMPLATE_BUILD_MAX);
+		return -1;
+	}
+	if (!strcmp(raw, ".") || !strcmp(raw, "..")) {
+		strcpy(out, "_"); /* never a "." or ".." path segment */
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = safe_char(raw[i]) ? raw[i] : '_';
+	out[n] = '\0';
+	return 0;
+}
+
+/* {build} through keytemplate_build_id(), the rule pull --build shares;
+ * -2 with err when the id breaks it (watch/push check it at start-up). */
+static int expand_build(struct outbuf *o, const char *build, char *err, size_t errlen)
+{
+	char id[KEYTEMPLATE_BUILD_MAX + 1];
+	const char *p;
+
+	if (!build || !*build) {
+		put_value(o, NULL, "nobuild");
+		return 0;
+	}
+	if (keytemplate_build_id(build, id, sizeof(id), err, errlen) < 0)
+		return -2;
+	for (p = id; *p; p++)
+		put_char(o, *p);
+	return 0;
+}
+
+static int expand_var(struct outbuf *o, const char *name, size_t n, const struct key_vars *v,
+		      char *err, size_t errlen)
 {
 	char seq[24];
 
@@ -52,7 +97,7 @@ static int expand_var(struct outbuf *o, const char *name, size_t n, const struct
 	else if (IS("task_id"))
 		put_value(o, v->task_id, "local");
 	else if (IS("build"))
-		put_value(o, v->build, "nobuild");
+		return expand_build(o, v->build, err, errlen);
 	else if (IS("date"))
 		put_value(o, v->date, "nodate");
 	else if (IS("bundle"))
@@ -73,6 +118,7 @@ int keytemplate_expand(const char *tmpl, const struct key_vars *v, char *out, si
 {
 	struct outbuf o = { out, 0, outlen, false };
 	const char *p = tmpl;
+	int rc;
 
 	if (outlen == 0)
 		return -1;
@@ -92,7 +138,10 @@ int keytemplate_expand(const char *tmpl, const struct key_vars *v, char *out, si
 			snprintf(err, errlen, "key template: unbalanced '{' in '%s'", tmpl);
 			return -1;
 		}
-		if (expand_var(&o, p + 1, (size_t)(close - p - 1), v) < 0) {
+		rc = expand_var(&o, p + 1, (size_t)(close - p - 1), v, err, errlen);
+		if (rc == -2)
+			return -1; /* err says what */
+		if (rc < 0) {
 			snprintf(err, errlen,
 				 "key template: unknown variable '%.*s' (use run_id, hostname, "
 				 "task_id, build, date, seq, bundle, spool_id)",

@@ -28,6 +28,20 @@ struct key_vars {
 int keytemplate_expand(const char *tmpl, const struct key_vars *v, char *out, size_t outlen,
 		       char *err, size_t errlen);
 
+/* The longest build id, in bytes after sanitising: an S3 key holds at most
+ * 1024 bytes, and the id shares it with the URL prefix, {run_id} (32) and
+ * the bundle name (about 70), so half of it is left for the id. */
+#define KEYTEMPLATE_BUILD_MAX 512
+
+/* The one build-id rule, used by {build} (watch/push) and by pull --build,
+ * so both sides name the same S3 segment: every byte outside
+ * [A-Za-z0-9._-] becomes '_' (a UTF-8 character of n bytes gives n '_'),
+ * "." and ".." become "_". Writes the id (NUL-terminated) to out, which
+ * needs KEYTEMPLATE_BUILD_MAX + 1 bytes. Returns 0, or -1 with one line in
+ * err when raw is NULL or empty, or the id is longer than
+ * KEYTEMPLATE_BUILD_MAX. */
+int keytemplate_build_id(const char *raw, char *out, size_t outlen, char *err, size_t errlen);
+
 /* Check a template at start-up with sample values; 0, or -1 with err (exit 2). */
 int keytemplate_check(const char *tmpl, char *err, size_t errlen);
 
