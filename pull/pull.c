@@ -24,6 +24,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "pull_combine.h"
+#include "pull_delivery.h"
 #include "pull_extract.h"
 #include "pull_fs.h"
 #include "pull_source.h"
@@ -60,6 +61,7 @@ struct pull_opts {
 	size_t nmaps;
 	char *env_maps; /* owned copy of COVSHIP_PULL_MAP, split in place */
 	struct s3_options s3; /* --endpoint, --region, ... for an s3:// source */
+	const char *html, *junit, *summary; /* --html DIR, --junit FILE, --summary FILE */
 };
 
 /* What a bundle's done marker says: kept instead of the marker itself, so
@@ -89,6 +91,7 @@ struct pull_run {
 	struct pulled *pulled;
 	size_t nfetch_failed, nbad, nio, nfiles;
 	uint64_t bytes;
+	struct pull_delivery *delivery; /* with --junit/--summary, else NULL */
 };
 
 static const char usage_text[] =
@@ -116,6 +119,12 @@ static const char usage_text[] =
 	"                             S3 settings [COVSHIP_ENDPOINT, _REGION, _CA_BUNDLE,\n"
 	"                             _INSECURE, _PATH_STYLE]; AWS_* variables as for watch\n"
 	"      --log-level L          error|warning|info|debug (default info) [COVSHIP_LOG_LEVEL]\n"
+	"      --html DIR             coverage.py's HTML report of the combined data, same\n"
+	"                             mapping (needs --combine)             [COVSHIP_PULL_HTML]\n"
+	"      --junit FILE           delivery report as JUnit XML: one test case per task\n"
+	"                             run, failing when its coverage is incomplete or a\n"
+	"                             bundle is bad                         [COVSHIP_PULL_JUNIT]\n"
+	"      --summary FILE         the same facts and totals as JSON     [COVSHIP_PULL_SUMMARY]\n"
 	"  -h, --help                 this text\n"
 	"\n"
 	"The combined data file is DIR/.coverage. Exit status: 0 ok; 1 listing, download,\n"
@@ -132,6 +141,9 @@ enum {
 	OPT_INSECURE,
 	OPT_PATH_STYLE,
 	OPT_LOG_LEVEL,
+	OPT_HTML,
+	OPT_JUNIT,
+	OPT_SUMMARY,
 };
 
 static const struct option long_opts[] = {
@@ -149,6 +161,9 @@ static const struct option long_opts[] = {
 	{ "path-style", no_argument, NULL, OPT_PATH_STYLE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, 'h' },
+	{ "html", required_argument, NULL, OPT_HTML },
+	{ "junit", required_argument, NULL, OPT_JUNIT },
+	{ "summary", required_argument, NULL, OPT_SUMMARY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -232,6 +247,9 @@ static int read_env(struct pull_opts *o)
 	o->s3.endpoint = getenv("COVSHIP_ENDPOINT");
 	o->s3.region = getenv("COVSHIP_REGION");
 	o->s3.ca_bundle = getenv("COVSHIP_CA_BUNDLE");
+	o->html = getenv("COVSHIP_PULL_HTML");
+	o->junit = getenv("COVSHIP_PULL_JUNIT");
+	o->summary = getenv("COVSHIP_PULL_SUMMARY");
 	if ((v = getenv("COVSHIP_PYTHON")) && *v)
 		o->python = v;
 	if ((v = getenv("COVSHIP_PULL_JOBS")) && parse_jobs(v, &o->jobs) < 0)
@@ -273,6 +291,9 @@ static int parse_opt(struct pull_opts *o, int c, const char *arg)
 	case OPT_INSECURE: o->s3.insecure = true; return 0;
 	case OPT_PATH_STYLE: o->s3.path_style = true; return 0;
 	case OPT_LOG_LEVEL: return set_log_level(arg);
+	case OPT_HTML: o->html = arg; return 0;
+	case OPT_JUNIT: o->junit = arg; return 0;
+	case OPT_SUMMARY: o->summary = arg; return 0;
 	default:
 		log_error("unknown option; see covship pull --help");
 		return -1;
@@ -320,6 +341,11 @@ static int parse_args(struct pull_opts *o, int argc, char **argv)
 	}
 	if ((o->nmaps || o->xml) && !o->combine) {
 		log_error("--map and --xml only make sense with --combine; add --combine");
+		return -1;
+	}
+	if (o->html && *o->html && !o->combine) {
+		log_error("--html needs --combine (the report is of the combined data); add "
+			  "--combine");
 		return -1;
 	}
 	return 0;
@@ -446,6 +472,8 @@ static void place(struct pull_run *r, size_t i, const char *staging)
 	r->bytes += p->ex.bytes;
 	log_debug("bundle %s: %zu files verified into %s/%s", r->list.v[i].key, p->ex.m.nfiles,
 		  r->out_abs, p->relbase);
+	if (r->delivery)
+		pull_delivery_bundle_ok(r->delivery, r->out_abs, p->relbase, &p->ex.m);
 	keep_summary(p, r->o->combine);
 }
 
@@ -462,6 +490,8 @@ static void pull_one(struct pull_run *r, size_t i)
 	p->relbase = output_rel(b->rel);
 	if (!p->relbase) {
 		log_error("bundle %s: its key would extract outside --out; skipped", b->key);
+		if (r->delivery)
+			pull_delivery_bundle_bad(r->delivery, b->key, "its key is unsafe");
 		r->nbad++;
 		return;
 	}
@@ -480,6 +510,8 @@ static void pull_one(struct pull_run *r, size_t i)
 	} else if (res == PULL_EXTRACT_BAD) {
 		log_error("bundle %s is corrupt or unsafe: %s; nothing of it was extracted",
 			  b->key, err);
+		if (r->delivery)
+			pull_delivery_bundle_bad(r->delivery, b->key, err);
 		r->nbad++;
 	} else {
 		log_error("bundle %s: %s", b->key, err);
@@ -496,6 +528,8 @@ static void on_ready(void *ctx, struct pull_bundle *b, const char *err)
 
 	if (b->fd < 0) {
 		log_error("bundle %s: %s", b->key, err);
+		if (r->delivery)
+			pull_delivery_bundle_bad(r->delivery, b->key, err);
 		return;
 	}
 	pull_one(r, (size_t)(b - r->list.v));
@@ -710,9 +744,12 @@ static int do_combine(struct pull_run *r)
 	co.workdir = work;
 	co.data_file = data;
 	co.xml = xml;
+	co.html = r->o->html && *r->o->html ? r->o->html : NULL;
 	switch (pull_combine(&co, files, n, &t)) {
 	case PULL_COMBINE_OK:
 		rc = PULL_EXIT_OK;
+		if (r->delivery)
+			pull_delivery_set_coverage(r->delivery, &t);
 		if (t.lines_valid >= 0)
 			printf("coverage: %.2f%% of lines (%ld of %ld), %zu data files combined, "
 			       "report %s\n", 100.0 * t.line_rate, t.lines_covered,
@@ -800,10 +837,50 @@ static void cleanup_run(struct pull_run *r)
 	}
 }
 
+/* --junit/--summary: collect the delivery facts during the pull. */
+static int pull_reports_begin(struct pull_run *r, struct pull_delivery *d)
+{
+	if (!(r->o->junit && *r->o->junit) && !(r->o->summary && *r->o->summary))
+		return 0;
+	if (pull_delivery_init(d, r->o->url) < 0) {
+		log_error("out of memory");
+		return PULL_EXIT_FAILED;
+	}
+	r->delivery = d;
+	return 0;
+}
+
+/* Write the delivery reports whatever the pull's outcome (a failed pull is
+ * what they are for); a report that cannot be written makes an otherwise
+ * good pull exit 1. */
+static int pull_reports_end(struct pull_run *r, int rc)
+{
+	char err[PATH_MAX + 200];
+
+	if (!r->delivery)
+		return rc;
+	if (r->o->junit && *r->o->junit &&
+	    pull_delivery_write_junit(r->delivery, r->o->junit, err, sizeof(err)) < 0) {
+		log_error("--junit: %s", err);
+		if (rc == PULL_EXIT_OK)
+			rc = PULL_EXIT_FAILED;
+	}
+	if (r->o->summary && *r->o->summary &&
+	    pull_delivery_write_summary(r->delivery, r->o->summary, err, sizeof(err)) < 0) {
+		log_error("--summary: %s", err);
+		if (rc == PULL_EXIT_OK)
+			rc = PULL_EXIT_FAILED;
+	}
+	pull_delivery_free(r->delivery);
+	r->delivery = NULL;
+	return rc;
+}
+
 int cmd_pull(int argc, char **argv)
 {
 	struct pull_opts o = { 0 };
 	struct pull_run r = { .o = &o, .out_fd = -1, .work_fd = -1 };
+	struct pull_delivery delivery;
 	int rc;
 
 	rc = parse_args(&o, argc, argv);
@@ -811,7 +888,9 @@ int cmd_pull(int argc, char **argv)
 		free_opts(&o);
 		return rc > 0 ? PULL_EXIT_OK : PULL_EXIT_USAGE;
 	}
-	rc = run_pull(&r);
+	rc = pull_reports_begin(&r, &delivery);
+	if (rc == 0)
+		rc = pull_reports_end(&r, run_pull(&r));
 	cleanup_run(&r);
 	free_opts(&o);
 	fflush(stdout);

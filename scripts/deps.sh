@@ -21,6 +21,7 @@ radosgw ceph-mon ceph-osd
 awscli
 podman runc debootstrap python3-yaml curl uuid-runtime
 time
+libxml2-utils
 "
 
 missing=""
