@@ -27,6 +27,7 @@
 #include "pull_accounting.h"
 #include "pull_collide.h"
 #include "pull_combine.h"
+#include "pull_delivery.h"
 #include "pull_extract.h"
 #include "pull_fs.h"
 #include "pull_limits.h"
@@ -70,6 +71,7 @@ struct pull_opts {
 	struct pull_limits limits; /* --max-bundle-bytes, --max-total-bytes, --max-ratio */
 	const char *build; /* --build/COVSHIP_BUILD: appended to url (pull_build.h) */
 	char *build_url;   /* owned: url/<sanitised build>/ */
+	const char *html, *junit, *summary; /* --html DIR, --junit FILE, --summary FILE */
 };
 
 /* What a bundle's done marker says: kept instead of the marker itself, so
@@ -102,6 +104,7 @@ struct pull_run {
 	struct pull_acct *acct; /* who was alive at stop and wrote no data */
 	size_t nlimit; /* bundles refused at a size limit */
 	struct pull_progress progress;
+	struct pull_delivery *delivery; /* with --junit/--summary, else NULL */
 };
 
 static const char usage_text[] =
@@ -141,6 +144,12 @@ static const char usage_text[] =
 	"  -v, --verbose              same as --log-level debug\n"
 	"  -q, --quiet                same as --log-level warning (no progress)\n"
 	"      --version              print the version\n"
+	"      --html DIR             coverage.py's HTML report of the combined data, same\n"
+	"                             mapping (needs --combine)             [COVSHIP_PULL_HTML]\n"
+	"      --junit FILE           delivery report as JUnit XML: one test case per task\n"
+	"                             run, failing when its coverage is incomplete or a\n"
+	"                             bundle is bad                         [COVSHIP_PULL_JUNIT]\n"
+	"      --summary FILE         the same facts and totals as JSON     [COVSHIP_PULL_SUMMARY]\n"
 	"  -h, --help                 this text\n"
 	"\n"
 	"The combined data file is DIR/.coverage. Exit status: 0 ok; 1 listing, download,\n"
@@ -165,6 +174,9 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_VERSION,
 	OPT_BUILD,
+	OPT_HTML,
+	OPT_JUNIT,
+	OPT_SUMMARY,
 };
 
 static const struct option long_opts[] = {
@@ -190,6 +202,9 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "build", required_argument, NULL, OPT_BUILD },
+	{ "html", required_argument, NULL, OPT_HTML },
+	{ "junit", required_argument, NULL, OPT_JUNIT },
+	{ "summary", required_argument, NULL, OPT_SUMMARY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -288,6 +303,9 @@ static int read_env(struct pull_opts *o)
 	o->s3.ca_bundle = getenv("COVSHIP_CA_BUNDLE");
 	if ((v = getenv("COVSHIP_BUILD")) && *v)
 		o->build = v;
+	o->html = getenv("COVSHIP_PULL_HTML");
+	o->junit = getenv("COVSHIP_PULL_JUNIT");
+	o->summary = getenv("COVSHIP_PULL_SUMMARY");
 	if ((v = getenv("COVSHIP_PYTHON")) && *v)
 		o->python = v;
 	if ((v = getenv("COVSHIP_PULL_JOBS")) && parse_jobs(v, &o->jobs) < 0)
@@ -336,6 +354,9 @@ static int parse_opt(struct pull_opts *o, int c, const char *arg)
 	case 'v': log_set_level(LOG_LEVEL_DEBUG); return 0;
 	case 'q': log_set_level(LOG_LEVEL_WARN); return 0;
 	case OPT_BUILD: o->build = arg; return 0;
+	case OPT_HTML: o->html = arg; return 0;
+	case OPT_JUNIT: o->junit = arg; return 0;
+	case OPT_SUMMARY: o->summary = arg; return 0;
 	default:
 		log_error("unknown option; see covship pull --help");
 		return -1;
@@ -404,6 +425,11 @@ static int parse_args(struct pull_opts *o, int argc, char **argv)
 	}
 	if ((o->nmaps || o->xml) && !o->combine) {
 		log_error("--map and --xml only make sense with --combine; add --combine");
+		return -1;
+	}
+	if (o->html && *o->html && !o->combine) {
+		log_error("--html needs --combine (the report is of the combined data); add "
+			  "--combine");
 		return -1;
 	}
 	return apply_build(o);
@@ -534,6 +560,8 @@ static void place(struct pull_run *r, size_t i, const char *staging)
 	if (pull_acct_add_bundle(r->acct, &p->ex.m) < 0)
 		log_error("out of memory: the per-process accounting may miss bundle %s",
 			  r->list.v[i].key);
+	if (r->delivery)
+		pull_delivery_bundle_ok(r->delivery, r->out_abs, p->relbase, &p->ex.m);
 	keep_summary(p, r->o->combine);
 }
 
@@ -549,6 +577,8 @@ static void pull_one(struct pull_run *r, size_t i)
 
 	if (!p->relbase) { /* computed before the fetch (check_collisions) */
 		log_error("bundle %s: its key would extract outside --out; skipped", b->key);
+		if (r->delivery)
+			pull_delivery_bundle_bad(r->delivery, b->key, "its key is unsafe");
 		r->nbad++;
 		return;
 	}
@@ -569,10 +599,14 @@ static void pull_one(struct pull_run *r, size_t i)
 	} else if (res == PULL_EXTRACT_LIMIT) {
 		log_error("bundle %s refused: %s; nothing of it was extracted (raise the limit "
 			  "only if the bundle is genuine)", b->key, err);
+		if (r->delivery)
+			pull_delivery_bundle_bad(r->delivery, b->key, err);
 		r->nlimit++;
 	} else if (res == PULL_EXTRACT_BAD) {
 		log_error("bundle %s is corrupt or unsafe: %s; nothing of it was extracted",
 			  b->key, err);
+		if (r->delivery)
+			pull_delivery_bundle_bad(r->delivery, b->key, err);
 		r->nbad++;
 	} else {
 		log_error("bundle %s: %s", b->key, err);
@@ -587,10 +621,13 @@ static void on_ready(void *ctx, struct pull_bundle *b, const char *err)
 {
 	struct pull_run *r = ctx;
 
-	if (b->fd < 0)
+	if (b->fd < 0) {
 		log_error("bundle %s: %s", b->key, err);
-	else
+		if (r->delivery)
+			pull_delivery_bundle_bad(r->delivery, b->key, err);
+	} else {
 		pull_one(r, (size_t)(b - r->list.v));
+	}
 	pull_progress_step(&r->progress, b->size);
 }
 
@@ -719,6 +756,22 @@ static void report_run(const struct run_state *rs, bool allow)
 			  "missing; pass --allow-incomplete to use it anyway", rs->run_id, why);
 }
 
+
+/* Each process of run_id that was alive at stop and wrote no coverage data
+ * fails that run's JUnit case (pull_delivery), as its log line says. */
+static void report_missing_writers(struct pull_run *r, const char *run_id)
+{
+	const struct pull_missing_writer *w;
+	size_t k, n = pull_acct_missing(r->acct, run_id, &w);
+
+	for (k = 0; k < n; k++)
+		pull_delivery_fail(r->delivery, run_id,
+				   "worker %ld (`%s`) wrote no coverage data; %s", w[k].pid,
+				   w[k].cmd && *w[k].cmd ? w[k].cmd : "?",
+				   w[k].killed_at_grace ?
+					   "the shim's --grace expired and killed it" :
+					   "was it killed after --graceful-timeout?");
+}
 /* A run is complete when one of its bundles carries a done marker of the
  * same run saying "complete" and none says otherwise (grace-expired). */
 static size_t check_runs(struct pull_run *r, size_t *nruns_out)
@@ -738,6 +791,8 @@ static size_t check_runs(struct pull_run *r, size_t *nruns_out)
 	for (i = 0; i < nruns; i++) {
 		runs[i].lost = pull_acct_report_run(r->acct, runs[i].run_id,
 						    r->o->allow_incomplete);
+		if (runs[i].lost && r->delivery)
+			report_missing_writers(r, runs[i].run_id);
 		if (runs[i].complete && !runs[i].status && !runs[i].foreign && !runs[i].lost)
 			continue;
 		report_run(&runs[i], r->o->allow_incomplete);
@@ -847,9 +902,12 @@ static int do_combine(struct pull_run *r)
 	co.workdir = work;
 	co.data_file = data;
 	co.xml = xml;
+	co.html = r->o->html && *r->o->html ? r->o->html : NULL;
 	switch (pull_combine(&co, files, n, &t)) {
 	case PULL_COMBINE_OK:
 		rc = PULL_EXIT_OK;
+		if (r->delivery)
+			pull_delivery_set_coverage(r->delivery, &t);
 		if (t.lines_valid >= 0)
 			printf("coverage: %.2f%% of lines (%ld of %ld), %zu data files combined, "
 			       "report %s\n", 100.0 * t.line_rate, t.lines_covered,
@@ -948,10 +1006,50 @@ static void cleanup_run(struct pull_run *r)
 	}
 }
 
+/* --junit/--summary: collect the delivery facts during the pull. */
+static int pull_reports_begin(struct pull_run *r, struct pull_delivery *d)
+{
+	if (!(r->o->junit && *r->o->junit) && !(r->o->summary && *r->o->summary))
+		return 0;
+	if (pull_delivery_init(d, r->o->url) < 0) {
+		log_error("out of memory");
+		return PULL_EXIT_FAILED;
+	}
+	r->delivery = d;
+	return 0;
+}
+
+/* Write the delivery reports whatever the pull's outcome (a failed pull is
+ * what they are for); a report that cannot be written makes an otherwise
+ * good pull exit 1. */
+static int pull_reports_end(struct pull_run *r, int rc)
+{
+	char err[PATH_MAX + 200];
+
+	if (!r->delivery)
+		return rc;
+	if (r->o->junit && *r->o->junit &&
+	    pull_delivery_write_junit(r->delivery, r->o->junit, err, sizeof(err)) < 0) {
+		log_error("--junit: %s", err);
+		if (rc == PULL_EXIT_OK)
+			rc = PULL_EXIT_FAILED;
+	}
+	if (r->o->summary && *r->o->summary &&
+	    pull_delivery_write_summary(r->delivery, r->o->summary, err, sizeof(err)) < 0) {
+		log_error("--summary: %s", err);
+		if (rc == PULL_EXIT_OK)
+			rc = PULL_EXIT_FAILED;
+	}
+	pull_delivery_free(r->delivery);
+	r->delivery = NULL;
+	return rc;
+}
+
 int cmd_pull(int argc, char **argv)
 {
 	struct pull_opts o = { 0 };
 	struct pull_run r = { .o = &o, .out_fd = -1, .work_fd = -1 };
+	struct pull_delivery delivery;
 	int rc;
 
 	rc = parse_args(&o, argc, argv);
@@ -959,7 +1057,9 @@ int cmd_pull(int argc, char **argv)
 		free_opts(&o);
 		return rc > 0 ? PULL_EXIT_OK : PULL_EXIT_USAGE;
 	}
-	rc = run_pull(&r);
+	rc = pull_reports_begin(&r, &delivery);
+	if (rc == 0)
+		rc = pull_reports_end(&r, run_pull(&r));
 	cleanup_run(&r);
 	free_opts(&o);
 	fflush(stdout);

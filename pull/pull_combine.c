@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pull_html.h"
 #include "pull_spawn.h"
 
 /* coverage combine, given a directory, takes the files named like the data
@@ -321,6 +322,8 @@ enum pull_combine_result pull_combine(const struct pull_combine_opts *o, char *c
 			  o->data_file, strerror(errno));
 		return PULL_COMBINE_FAILED;
 	}
+	if (o->html && pull_html_prepare(o->html) < 0)
+		return PULL_COMBINE_FAILED;
 	if (write_rc(o, rc) < 0) {
 		log_error("combine: cannot write %s: %s", rc, strerror(errno));
 		return PULL_COMBINE_FAILED;
@@ -328,6 +331,8 @@ enum pull_combine_result pull_combine(const struct pull_combine_opts *o, char *c
 	r = combine(o, rc, files, n);
 	if (r == PULL_COMBINE_OK)
 		r = report(o, rc, totals);
+	if (r == PULL_COMBINE_OK && o->html && pull_html_write(o, rc) < 0)
+		r = PULL_COMBINE_FAILED;
 	if (r != PULL_COMBINE_OK) {
 		/* Understated or half-written results are worse than none. */
 		(void)unlink(o->xml);

@@ -23,6 +23,7 @@ struct pull_combine_opts {
 	const char *workdir;   /* empty scratch directory, absolute */
 	const char *data_file; /* combined data file to write, absolute */
 	const char *xml;       /* Cobertura report to write, absolute */
+	const char *html;      /* --html directory for coverage html, or NULL (pull_html.h) */
 };
 
 enum pull_combine_result {

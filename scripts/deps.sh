@@ -22,6 +22,7 @@ awscli
 podman runc debootstrap python3-yaml curl uuid-runtime
 time
 nodejs openjdk-17-jre-headless
+libxml2-utils
 "
 # nodejs + java: npm-groovy-lint 15 (CodeNarc) for docker_jenkinsfile_lint,
 # installed from the npm registry into build/npm by the test itself. This

@@ -166,13 +166,20 @@ def scenario(seconds):
                             "--spool", os.path.join(top, "spool")],
                            capture_output=True, text=True, timeout=60)
         check(r.returncode == 0, "covship push delivered the bundle")
-        p = pull(COVSHIP, ["file://" + dest, "--out", os.path.join(top, "out")])
+        junit = os.path.join(top, "junit.xml")
+        p = pull(COVSHIP, ["file://" + dest, "--out", os.path.join(top, "out"),
+                           "--junit", junit])
+        with open(junit) as f:
+            jx = f.read()
         named = "worker %d (`%s`) wrote no coverage data; was it killed after " \
                 "--graceful-timeout?" % (worker, w["cmd"])
         if seconds:
             check(worker not in writers, "the killed worker left no data file")
             check(p.returncode == 4, "pull exits 4 (incomplete)")
             check(named in p.stderr, "pull names the killed worker's pid and command")
+            check("<failure" in jx and ("worker %d (`" % worker) in jx
+                  and "wrote no coverage data" in jx,
+                  "the run's JUnit case fails, naming the killed worker")
             check(p.stderr.count("wrote no coverage data;") == 1,
                   "nobody else is named (the master, the other worker)")
             check("runs: 1, with an incomplete flush: 1" in p.stdout,
@@ -185,6 +192,8 @@ def scenario(seconds):
             check(worker in writers, "control: the worker wrote its data file")
             check(p.returncode == 0, "control: pull exits 0")
             check("wrote no coverage data" not in p.stderr, "control: nobody is named")
+            check("<failure" not in jx and "<testcase" in jx,
+                  "control: the run's JUnit case passes")
             check("runs: 1, with an incomplete flush: 0" in p.stdout,
                   "control: the run is complete")
 

@@ -1,6 +1,7 @@
 """Issue 4, test 7: `pull --combine --map` turns real worker data into a
 coverage.xml whose file names resolve under the Jenkins workspace and whose
-line hits match the requests made.
+line hits match the requests made; with --html (issue 12, test 8) the HTML
+report's pages name the same workspace sources.
 
 The Django test app runs under gunicorn (2 workers) from a "container" path,
 behind the real covship-shim as PID 1 of a new PID namespace (it writes
@@ -14,6 +15,7 @@ usage: test_pull_combine_map.py COVSHIP APP_DIR COVSHIP_SHIM"""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from html import unescape as html_unescape
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pulltest import check, pull, scratch  # noqa: E402
@@ -141,6 +144,30 @@ def resolve(sources, fn):
     return None
 
 
+def check_html(html, ws):
+    """Test 8: index.html links to one page per source file, and each page
+    names a file under the workspace (coverage.py writes names relative to
+    the current directory, else absolute: the mapped path either way)."""
+    index = os.path.join(html, "index.html")
+    check(os.path.isfile(index), "html: index.html exists")
+    with open(index) as f:
+        pages = sorted(set(re.findall(r'href="([^"/]+\.html)"', f.read())) - {"index.html"})
+    named = {}
+    for page in pages:
+        with open(os.path.join(html, page)) as f:
+            m = re.search(r"<title>Coverage for (.+?): \d+%</title>", f.read())
+        if m:
+            fn = html_unescape(m.group(1))
+            named[page] = fn if os.path.isabs(fn) else os.path.join(os.getcwd(), fn)
+    check(len(named) >= 5 and len(named) == len(pages),
+          "html: index.html links to a page per source file (%d)" % len(pages))
+    real_ws = os.path.realpath(ws) + os.sep
+    check(all(os.path.isfile(p) and os.path.realpath(p).startswith(real_ws)
+              for p in named.values()), "html: every page names a source in the workspace")
+    check(os.path.join(ws, "demo", "views", "echo.py") in named.values(),
+          "html: demo/views/echo.py has its page")
+
+
 def main():
     with scratch() as top:
         container_app = os.path.join(top, "container", "app")
@@ -176,9 +203,11 @@ def main():
         check("No source for code" in p.stderr, "control: coverage.py found no source")
 
         out = os.path.join(top, "out")
+        html = os.path.join(top, "html")
         p = pull(COVSHIP, ["file://" + dest, "--out", out, "--combine",
-                           "--map", container_app + "=" + ws])
-        check(p.returncode == 0, "pull --combine --map exits 0")
+                           "--map", container_app + "=" + ws, "--html", html])
+        check(p.returncode == 0, "pull --combine --map --html exits 0")
+        check_html(html, ws)
         check("coverage: " in p.stdout and "%" in p.stdout, "the summary prints the total")
         xml_path = os.path.join(out, "coverage.xml")
         sources, classes = read_report(xml_path)
@@ -204,6 +233,21 @@ def main():
         check(hits(home, 'if request.GET.get("fail")') == 0, "home: never requested")
         left = [f for d, _, fs in os.walk(out) for f in fs if f.startswith(".coverage.")]
         check(len(left) == WORKERS, "the extracted worker files are kept")
+
+        # --html: an earlier report is replaced; any other directory is
+        # refused and left alone; it needs --combine.
+        p = pull(COVSHIP, ["file://" + dest, "--out", out, "--combine",
+                           "--map", container_app + "=" + ws, "--html", html])
+        check(p.returncode == 0, "html: an earlier report is replaced")
+        check_html(html, ws)
+        p = pull(COVSHIP, ["file://" + dest, "--out", out, "--combine",
+                           "--map", container_app + "=" + ws, "--html", ws])
+        check(p.returncode == 1 and "is not an earlier coverage.py HTML report" in p.stderr
+              and os.path.isfile(os.path.join(ws, "demo", "views", "echo.py")),
+              "html: a directory that is not a report is refused and kept")
+        p = pull(COVSHIP, ["file://" + dest, "--out", out, "--html", html])
+        check(p.returncode == 2 and "--html needs --combine" in p.stderr,
+              "html: without --combine is a usage error")
     print("PASS")
 
 

@@ -15,6 +15,7 @@
 
 #include "pull_accounting.h"
 #include "pull_combine.h"
+#include "pull_delivery.h"
 #include "pull_extract.h"
 #include "pull_limits.h"
 #include "pull_report.h"
@@ -270,6 +271,32 @@ static void test_accounting_rule(void **state)
 	assert_int_equal(missing_of("null", NULL, 0, pids), 0);
 }
 
+static void xml_is(const char *in, const char *want)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	pull_xml_escape(f, in);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(buf, want);
+	free(buf);
+}
+
+/* --junit: XML specials escaped, tab/newline kept as references, control
+ * bytes, invalid UTF-8 (stray continuation, overlong, surrogate, truncated)
+ * and U+FFFE replaced; valid multi-byte text untouched. */
+static void test_xml_escape(void **state)
+{
+	(void)state;
+	xml_is("a&b<c>d\"e'f", "a&amp;b&lt;c&gt;d&quot;e&apos;f");
+	xml_is("t\tn\nr\r", "t&#9;n&#10;r&#13;");
+	xml_is("\x01\x1b\x7f.", "???.");
+	xml_is("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	xml_is("\x80\xc0\xaf\xed\xa0\x80\xef\xbf\xbe\xe2\x82", "???????????"); /* one per byte: 11 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_is_python),
 		cmocka_unit_test(test_accounting_rule),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_xml_escape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
