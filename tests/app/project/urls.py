@@ -1,6 +1,6 @@
 from django.urls import path
 
-from demo.views import compute, echo, home, items, whoami
+from demo.views import compute, echo, greenlets, home, items, sidejob, whoami
 
 urlpatterns = [
     path("", home.view),
@@ -9,4 +9,6 @@ urlpatterns = [
     path("echo/", echo.view),
     path("compute/<int:n>/", compute.view),
     path("whoami/", whoami.view),
+    path("greenlets/", greenlets.view),
+    path("sidejob/", sidejob.view),
 ]
