@@ -1,6 +1,6 @@
 from django.urls import path
 
-from demo.views import compute, echo, home, items, slow, whoami
+from demo.views import compute, echo, greenlets, home, items, sidejob, slow, whoami
 
 urlpatterns = [
     path("", home.view),
@@ -10,4 +10,6 @@ urlpatterns = [
     path("compute/<int:n>/", compute.view),
     path("whoami/", whoami.view),
     path("slow/", slow.view),
+    path("greenlets/", greenlets.view),
+    path("sidejob/", sidejob.view),
 ]
