@@ -26,6 +26,7 @@
 #include "pull_combine.h"
 #include "pull_extract.h"
 #include "pull_fs.h"
+#include "pull_python.h"
 #include "pull_source.h"
 #include "s3.h"
 
@@ -36,6 +37,7 @@ enum {
 	PULL_EXIT_CORRUPT = 3,    /* a bundle is corrupt, unsafe or fails its manifest */
 	PULL_EXIT_INCOMPLETE = 4, /* a run's flush was incomplete (no --allow-incomplete) */
 	PULL_EXIT_LOST = 5,       /* --combine: a data file could not be combined */
+	PULL_EXIT_UNDER = 6,      /* --combine: total below fail_under (report written) */
 };
 
 /* Downloads are latency bound (radosgw, with Nagle on, answers about one GET
@@ -44,7 +46,6 @@ enum {
  * (a libcurl handle and a connection each). */
 #define DEFAULT_JOBS 32
 #define MAX_JOBS 64
-#define DEFAULT_PYTHON "/usr/bin/python3"
 #define MAX_MAPS 64
 #define FD_RESERVE 32 /* descriptors kept free for extraction, libcurl, coverage.py */
 
@@ -60,6 +61,8 @@ struct pull_opts {
 	size_t nmaps;
 	char *env_maps; /* owned copy of COVSHIP_PULL_MAP, split in place */
 	struct s3_options s3; /* --endpoint, --region, ... for an s3:// source */
+	const char *rcfile;     /* --rcfile: the project's coverage configuration */
+	const char *fail_under; /* --fail-under: a number 0..100, checked */
 };
 
 /* What a bundle's done marker says: kept instead of the marker itself, so
@@ -85,6 +88,7 @@ struct pull_run {
 	int out_fd;
 	int work_fd;
 	char work_name[64];
+	char python[PATH_MAX]; /* the interpreter that runs coverage.py */
 	struct pull_bundle_list list;
 	struct pulled *pulled;
 	size_t nfetch_failed, nbad, nio, nfiles;
@@ -106,8 +110,9 @@ static const char usage_text[] =
 	"                             at DST here; repeatable, first match wins\n"
 	"                             [COVSHIP_PULL_MAP, several separated by ';']\n"
 	"  -x, --xml FILE             report to write (default DIR/coverage.xml) [COVSHIP_PULL_XML]\n"
-	"      --python PATH          interpreter with coverage.py (default " DEFAULT_PYTHON ")\n"
-	"                             [COVSHIP_PYTHON]\n"
+	"      --python PATH          interpreter with coverage.py >= 6.3 (default\n"
+	"                             $VIRTUAL_ENV/bin/python, else python3 on PATH, else\n"
+	"                             /usr/bin/python3)                      [COVSHIP_PYTHON]\n"
 	"      --allow-incomplete     warn instead of failing when a run's flush was\n"
 	"                             incomplete (no marker, grace expired) [COVSHIP_ALLOW_INCOMPLETE=1]\n"
 	"  -j, --jobs N               parallel downloads, 1..64 (default 32; fewer when\n"
@@ -117,11 +122,17 @@ static const char usage_text[] =
 	"                             _INSECURE, _PATH_STYLE]; AWS_* variables as for watch\n"
 	"      --log-level L          error|warning|info|debug (default info) [COVSHIP_LOG_LEVEL]\n"
 	"  -h, --help                 this text\n"
+	"      --rcfile FILE          the project's coverage.py configuration (default: the\n"
+	"                             first of .coveragerc, setup.cfg, tox.ini, pyproject.toml\n"
+	"                             in each --map DST, then here)          [COVSHIP_PULL_RCFILE]\n"
+	"      --fail-under N         exit 6 when the total is below N percent (default the\n"
+	"                             configuration's fail_under)           [COVSHIP_PULL_FAIL_UNDER]\n"
 	"\n"
 	"The combined data file is DIR/.coverage. Exit status: 0 ok; 1 listing, download,\n"
 	"disk or coverage.py failure; 2 bad usage; 3 a bundle is corrupt or unsafe (nothing\n"
 	"of it is extracted); 4 a run's flush was incomplete; 5 --combine could not use\n"
-	"every data file. See docs/pull.md.\n";
+	"every data file; 6 the total is below fail_under (the report is written). See\n"
+	"docs/pull.md.\n";
 
 enum {
 	OPT_PYTHON = 256,
@@ -132,6 +143,8 @@ enum {
 	OPT_INSECURE,
 	OPT_PATH_STYLE,
 	OPT_LOG_LEVEL,
+	OPT_RCFILE,
+	OPT_FAIL_UNDER,
 };
 
 static const struct option long_opts[] = {
@@ -149,6 +162,8 @@ static const struct option long_opts[] = {
 	{ "path-style", no_argument, NULL, OPT_PATH_STYLE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, 'h' },
+	{ "rcfile", required_argument, NULL, OPT_RCFILE },
+	{ "fail-under", required_argument, NULL, OPT_FAIL_UNDER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -179,6 +194,23 @@ static int parse_jobs(const char *v, unsigned *out)
 		return -1;
 	}
 	*out = (unsigned)n;
+	return 0;
+}
+
+/* coverage.py takes fail_under as a float percentage. */
+static int parse_fail_under(const char *v, const char **out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !(d >= 0 && d <= 100)) {
+		log_error("--fail-under: '%s' is not a percentage 0..100; fix the option or "
+			  "COVSHIP_PULL_FAIL_UNDER", v);
+		return -1;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -236,6 +268,11 @@ static int read_env(struct pull_opts *o)
 		o->python = v;
 	if ((v = getenv("COVSHIP_PULL_JOBS")) && parse_jobs(v, &o->jobs) < 0)
 		return -1;
+	if ((v = getenv("COVSHIP_PULL_RCFILE")) && *v)
+		o->rcfile = v;
+	if ((v = getenv("COVSHIP_PULL_FAIL_UNDER")) && *v &&
+	    parse_fail_under(v, &o->fail_under) < 0)
+		return -1;
 	if ((v = getenv("COVSHIP_LOG_LEVEL")) && set_log_level(v) < 0)
 		return -1;
 	if (env_bool("COVSHIP_PULL_COMBINE", &o->combine) < 0 ||
@@ -273,6 +310,8 @@ static int parse_opt(struct pull_opts *o, int c, const char *arg)
 	case OPT_INSECURE: o->s3.insecure = true; return 0;
 	case OPT_PATH_STYLE: o->s3.path_style = true; return 0;
 	case OPT_LOG_LEVEL: return set_log_level(arg);
+	case OPT_RCFILE: o->rcfile = arg; return 0;
+	case OPT_FAIL_UNDER: return parse_fail_under(arg, &o->fail_under);
 	default:
 		log_error("unknown option; see covship pull --help");
 		return -1;
@@ -285,7 +324,6 @@ static int parse_args(struct pull_opts *o, int argc, char **argv)
 	int c;
 
 	o->jobs = DEFAULT_JOBS;
-	o->python = DEFAULT_PYTHON;
 	if (read_env(o) < 0)
 		return -1;
 	/* 0, not 1: makes glibc reinitialise getopt, so a second parse (tests,
@@ -320,6 +358,10 @@ static int parse_args(struct pull_opts *o, int argc, char **argv)
 	}
 	if ((o->nmaps || o->xml) && !o->combine) {
 		log_error("--map and --xml only make sense with --combine; add --combine");
+		return -1;
+	}
+	if ((o->rcfile || o->fail_under) && !o->combine) {
+		log_error("--rcfile and --fail-under only make sense with --combine; add --combine");
 		return -1;
 	}
 	return 0;
@@ -680,6 +722,7 @@ static int report_path(struct pull_run *r, char *xml, size_t len)
 static int do_combine(struct pull_run *r)
 {
 	struct pull_combine_opts co = { 0 };
+	enum pull_combine_result res;
 	char work[PATH_MAX], data[PATH_MAX], xml[PATH_MAX];
 	struct pull_totals t;
 	char **files = NULL;
@@ -704,14 +747,17 @@ static int do_combine(struct pull_run *r)
 			  "combine");
 		return PULL_EXIT_FAILED;
 	}
-	co.python = r->o->python;
+	co.python = r->python;
+	co.rcfile = r->o->rcfile;
+	co.fail_under = r->o->fail_under;
 	co.maps = r->o->maps;
 	co.nmaps = r->o->nmaps;
 	co.workdir = work;
 	co.data_file = data;
 	co.xml = xml;
-	switch (pull_combine(&co, files, n, &t)) {
+	switch ((res = pull_combine(&co, files, n, &t))) {
 	case PULL_COMBINE_OK:
+	case PULL_COMBINE_UNDER:
 		rc = PULL_EXIT_OK;
 		if (t.lines_valid >= 0)
 			printf("coverage: %.2f%% of lines (%ld of %ld), %zu data files combined, "
@@ -720,9 +766,17 @@ static int do_combine(struct pull_run *r)
 		else
 			printf("coverage: %.2f%% of lines, %zu data files combined, report %s\n",
 			       100.0 * t.line_rate, n, xml);
+		if (res != PULL_COMBINE_UNDER)
+			break;
+		rc = PULL_EXIT_UNDER;
+		log_error("coverage is below fail_under (coverage.py: total less than the "
+			  "threshold); the report %s is written: add tests or lower --fail-under", xml);
 		break;
 	case PULL_COMBINE_LOST:
 		rc = PULL_EXIT_LOST;
+		break;
+	case PULL_COMBINE_CONFIG:
+		rc = PULL_EXIT_USAGE;
 		break;
 	default:
 		rc = PULL_EXIT_FAILED;
@@ -734,6 +788,24 @@ static int do_combine(struct pull_run *r)
 	return rc;
 }
 
+/* --combine needs coverage.py: find out before anything is downloaded or
+ * created, so a wrong agent setup costs nothing and says how to fix it. */
+static int check_python(struct pull_run *r)
+{
+	char version[64], err[PATH_MAX + 400];
+
+	if (pull_python_pick(r->o->python, r->python, sizeof(r->python)) < 0) {
+		log_error("--python: path too long");
+		return -1;
+	}
+	if (pull_python_check(r->python, version, sizeof(version), err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_info("coverage.py %s under %s", version, r->python);
+	return 0;
+}
+
 static int run_pull(struct pull_run *r)
 {
 	size_t nruns = 0, incomplete;
@@ -741,6 +813,8 @@ static int run_pull(struct pull_run *r)
 	char err[PATH_MAX + 256];
 	int rc;
 
+	if (r->o->combine && check_python(r) < 0)
+		return PULL_EXIT_USAGE;
 	if (pull_source_open(r->o->url, &r->o->s3, &src, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return PULL_EXIT_USAGE;
