@@ -32,6 +32,7 @@
 #include "pull_fs.h"
 #include "pull_limits.h"
 #include "pull_progress.h"
+#include "pull_python.h"
 #include "pull_source.h"
 #include "s3.h"
 
@@ -42,6 +43,7 @@ enum {
 	PULL_EXIT_CORRUPT = 3,    /* a bundle is corrupt, unsafe or fails its manifest */
 	PULL_EXIT_INCOMPLETE = 4, /* a run's flush was incomplete (no --allow-incomplete) */
 	PULL_EXIT_LOST = 5,       /* --combine: a data file could not be combined */
+	PULL_EXIT_UNDER = 6,      /* --combine: total below fail_under (report written) */
 	PULL_EXIT_LIMIT = 9,      /* a bundle broke a size limit (pull_limits.h) */
 	PULL_EXIT_COLLISION = 10, /* two bundles, or a foreign directory, share an output dir */
 };
@@ -52,7 +54,6 @@ enum {
  * (a libcurl handle and a connection each). */
 #define DEFAULT_JOBS 32
 #define MAX_JOBS 64
-#define DEFAULT_PYTHON "/usr/bin/python3"
 #define MAX_MAPS 64
 #define FD_RESERVE 32 /* descriptors kept free for extraction, libcurl, coverage.py */
 
@@ -72,6 +73,8 @@ struct pull_opts {
 	const char *build; /* --build/COVSHIP_BUILD: appended to url (pull_build.h) */
 	char *build_url;   /* owned: url/<sanitised build>/ */
 	const char *html, *junit, *summary; /* --html DIR, --junit FILE, --summary FILE */
+	const char *rcfile;     /* --rcfile: the project's coverage configuration */
+	const char *fail_under; /* --fail-under: a number 0..100, checked */
 };
 
 /* What a bundle's done marker says: kept instead of the marker itself, so
@@ -97,6 +100,7 @@ struct pull_run {
 	int out_fd;
 	int work_fd;
 	char work_name[64];
+	char python[PATH_MAX]; /* the interpreter that runs coverage.py */
 	struct pull_bundle_list list;
 	struct pulled *pulled;
 	size_t nfetch_failed, nbad, nio, nfiles;
@@ -122,8 +126,9 @@ static const char usage_text[] =
 	"                             at DST here; repeatable, first match wins\n"
 	"                             [COVSHIP_PULL_MAP, several separated by ';']\n"
 	"  -x, --xml FILE             report to write (default DIR/coverage.xml) [COVSHIP_PULL_XML]\n"
-	"      --python PATH          interpreter with coverage.py (default " DEFAULT_PYTHON ")\n"
-	"                             [COVSHIP_PYTHON]\n"
+	"      --python PATH          interpreter with coverage.py >= 6.3 (default\n"
+	"                             $VIRTUAL_ENV/bin/python, else python3 on PATH, else\n"
+	"                             /usr/bin/python3)                      [COVSHIP_PYTHON]\n"
 	"      --allow-incomplete     warn instead of failing when a run's flush was\n"
 	"                             incomplete (no marker, grace expired) [COVSHIP_ALLOW_INCOMPLETE=1]\n"
 	"      --build ID             pull URL/<ID>/, ID sanitised as the sidecar's {build}:\n"
@@ -151,13 +156,19 @@ static const char usage_text[] =
 	"                             bundle is bad                         [COVSHIP_PULL_JUNIT]\n"
 	"      --summary FILE         the same facts and totals as JSON     [COVSHIP_PULL_SUMMARY]\n"
 	"  -h, --help                 this text\n"
+	"      --rcfile FILE          the project's coverage.py configuration (default: the\n"
+	"                             first of .coveragerc, setup.cfg, tox.ini, pyproject.toml\n"
+	"                             in each --map DST, then here)          [COVSHIP_PULL_RCFILE]\n"
+	"      --fail-under N         exit 6 when the total is below N percent (default the\n"
+	"                             configuration's fail_under)           [COVSHIP_PULL_FAIL_UNDER]\n"
 	"\n"
 	"The combined data file is DIR/.coverage. Exit status: 0 ok; 1 listing, download,\n"
 	"disk or coverage.py failure; 2 bad usage; 3 a bundle is corrupt or unsafe (nothing\n"
 	"of it is extracted); 4 a run's flush was incomplete; 5 --combine could not use\n"
-	"every data file; 9 a bundle broke a size limit (nothing of it is extracted);\n"
-	"10 two bundles (or a directory not left by pull) share an output directory\n"
-	"(nothing is downloaded). See docs/pull.md.\n";
+	"every data file; 6 the total is below fail_under (the report is written); 9 a\n"
+	"bundle broke a size limit (nothing of it is extracted); 10 two bundles (or a\n"
+	"directory not left by pull) share an output directory (nothing is downloaded).\n"
+	"See docs/pull.md.\n";
 
 enum {
 	OPT_PYTHON = 256,
@@ -177,6 +188,8 @@ enum {
 	OPT_HTML,
 	OPT_JUNIT,
 	OPT_SUMMARY,
+	OPT_RCFILE,
+	OPT_FAIL_UNDER,
 };
 
 static const struct option long_opts[] = {
@@ -205,6 +218,8 @@ static const struct option long_opts[] = {
 	{ "html", required_argument, NULL, OPT_HTML },
 	{ "junit", required_argument, NULL, OPT_JUNIT },
 	{ "summary", required_argument, NULL, OPT_SUMMARY },
+	{ "rcfile", required_argument, NULL, OPT_RCFILE },
+	{ "fail-under", required_argument, NULL, OPT_FAIL_UNDER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -235,6 +250,23 @@ static int parse_jobs(const char *v, unsigned *out)
 		return -1;
 	}
 	*out = (unsigned)n;
+	return 0;
+}
+
+/* coverage.py takes fail_under as a float percentage. */
+static int parse_fail_under(const char *v, const char **out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !(d >= 0 && d <= 100)) {
+		log_error("--fail-under: '%s' is not a percentage 0..100; fix the option or "
+			  "COVSHIP_PULL_FAIL_UNDER", v);
+		return -1;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -310,6 +342,11 @@ static int read_env(struct pull_opts *o)
 		o->python = v;
 	if ((v = getenv("COVSHIP_PULL_JOBS")) && parse_jobs(v, &o->jobs) < 0)
 		return -1;
+	if ((v = getenv("COVSHIP_PULL_RCFILE")) && *v)
+		o->rcfile = v;
+	if ((v = getenv("COVSHIP_PULL_FAIL_UNDER")) && *v &&
+	    parse_fail_under(v, &o->fail_under) < 0)
+		return -1;
 	if ((v = getenv("COVSHIP_LOG_LEVEL")) && set_log_level(v) < 0)
 		return -1;
 	if (env_bool("COVSHIP_PULL_COMBINE", &o->combine) < 0 ||
@@ -357,6 +394,8 @@ static int parse_opt(struct pull_opts *o, int c, const char *arg)
 	case OPT_HTML: o->html = arg; return 0;
 	case OPT_JUNIT: o->junit = arg; return 0;
 	case OPT_SUMMARY: o->summary = arg; return 0;
+	case OPT_RCFILE: o->rcfile = arg; return 0;
+	case OPT_FAIL_UNDER: return parse_fail_under(arg, &o->fail_under);
 	default:
 		log_error("unknown option; see covship pull --help");
 		return -1;
@@ -385,7 +424,6 @@ static int parse_args(struct pull_opts *o, int argc, char **argv)
 	int c;
 
 	o->jobs = DEFAULT_JOBS;
-	o->python = DEFAULT_PYTHON;
 	pull_limits_default(&o->limits);
 	if (read_env(o) < 0 || pull_limits_env(&o->limits) < 0)
 		return -1;
@@ -430,6 +468,10 @@ static int parse_args(struct pull_opts *o, int argc, char **argv)
 	if (o->html && *o->html && !o->combine) {
 		log_error("--html needs --combine (the report is of the combined data); add "
 			  "--combine");
+		return -1;
+	}
+	if ((o->rcfile || o->fail_under) && !o->combine) {
+		log_error("--rcfile and --fail-under only make sense with --combine; add --combine");
 		return -1;
 	}
 	return apply_build(o);
@@ -872,6 +914,7 @@ static int report_path(struct pull_run *r, char *xml, size_t len)
 static int do_combine(struct pull_run *r)
 {
 	struct pull_combine_opts co = { 0 };
+	enum pull_combine_result res;
 	char work[PATH_MAX], data[PATH_MAX], xml[PATH_MAX];
 	struct pull_totals t;
 	char **files = NULL;
@@ -896,15 +939,18 @@ static int do_combine(struct pull_run *r)
 			  "combine");
 		return PULL_EXIT_FAILED;
 	}
-	co.python = r->o->python;
+	co.python = r->python;
+	co.rcfile = r->o->rcfile;
+	co.fail_under = r->o->fail_under;
 	co.maps = r->o->maps;
 	co.nmaps = r->o->nmaps;
 	co.workdir = work;
 	co.data_file = data;
 	co.xml = xml;
 	co.html = r->o->html && *r->o->html ? r->o->html : NULL;
-	switch (pull_combine(&co, files, n, &t)) {
+	switch ((res = pull_combine(&co, files, n, &t))) {
 	case PULL_COMBINE_OK:
+	case PULL_COMBINE_UNDER:
 		rc = PULL_EXIT_OK;
 		if (r->delivery)
 			pull_delivery_set_coverage(r->delivery, &t);
@@ -915,9 +961,17 @@ static int do_combine(struct pull_run *r)
 		else
 			printf("coverage: %.2f%% of lines, %zu data files combined, report %s\n",
 			       100.0 * t.line_rate, n, xml);
+		if (res != PULL_COMBINE_UNDER)
+			break;
+		rc = PULL_EXIT_UNDER;
+		log_error("coverage is below fail_under (coverage.py: total less than the "
+			  "threshold); the report %s is written: add tests or lower --fail-under", xml);
 		break;
 	case PULL_COMBINE_LOST:
 		rc = PULL_EXIT_LOST;
+		break;
+	case PULL_COMBINE_CONFIG:
+		rc = PULL_EXIT_USAGE;
 		break;
 	default:
 		rc = PULL_EXIT_FAILED;
@@ -929,6 +983,24 @@ static int do_combine(struct pull_run *r)
 	return rc;
 }
 
+/* --combine needs coverage.py: find out before anything is downloaded or
+ * created, so a wrong agent setup costs nothing and says how to fix it. */
+static int check_python(struct pull_run *r)
+{
+	char version[64], err[PATH_MAX + 400];
+
+	if (pull_python_pick(r->o->python, r->python, sizeof(r->python)) < 0) {
+		log_error("--python: path too long");
+		return -1;
+	}
+	if (pull_python_check(r->python, version, sizeof(version), err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_info("coverage.py %s under %s", version, r->python);
+	return 0;
+}
+
 static int run_pull(struct pull_run *r)
 {
 	size_t nruns = 0, incomplete;
@@ -936,6 +1008,8 @@ static int run_pull(struct pull_run *r)
 	char err[PATH_MAX + 256];
 	int rc;
 
+	if (r->o->combine && check_python(r) < 0)
+		return PULL_EXIT_USAGE;
 	if (pull_source_open(r->o->url, &r->o->s3, &src, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return PULL_EXIT_USAGE;

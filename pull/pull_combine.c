@@ -15,6 +15,8 @@
 
 #include "log.h"
 #include "pull_html.h"
+#include "pull_config.h"
+#include "pull_python.h"
 #include "pull_spawn.h"
 
 /* coverage combine, given a directory, takes the files named like the data
@@ -22,6 +24,8 @@
 #define INPUT_DIR "in"
 #define INPUT_BASE ".coverage"
 #define RC_NAME "covship-pull.rc"
+#define GEN_RC_NAME "covship-pull.gen.rc"
+#define FAIL_UNDER_EXIT 2 /* coverage.py's FAIL_UNDER, with "Coverage failure:" */
 
 /* pull_combine() checked that workdir leaves room for our names, so this
  * never truncates; the check keeps it so should that change. */
@@ -207,27 +211,59 @@ static void relay_output(const char *logpath, const char *only)
 	fclose(f);
 }
 
-static int run_coverage(const struct pull_combine_opts *o, const char *what, char **args,
-			const char *logpath)
+/* Whether coverage.py's log says the total was below fail_under. */
+static bool says_fail_under(const char *logpath)
 {
+	char line[4096];
+	FILE *f = fopen(logpath, "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "Coverage failure:", 17);
+	fclose(f);
+	return found;
+}
+
+/* Run `coverage CMD args...` (args: NULL-terminated, after the command) as
+ * PYTHON -I -c BOOT CWD CMD args...: started in the work directory with
+ * nothing of the workspace on sys.path, reporting relative to cwd. Returns
+ * 0, 1 when under fail_under (allow_under), -1 on failure (logged). */
+static int run_coverage(const struct pull_combine_opts *o, const char *cwd, const char *what,
+			char *const args[], const char *logpath, bool allow_under)
+{
+	char *argv[16];
 	char err[300];
+	size_t k = 0, i;
 	int fd, rc;
 
+	argv[k++] = (char *)o->python;
+	argv[k++] = "-I";
+	argv[k++] = "-c";
+	argv[k++] = PULL_COVERAGE_BOOT;
+	argv[k++] = (char *)cwd;
+	argv[k++] = (char *)what;
+	for (i = 0; args[i] && k + 1 < sizeof(argv) / sizeof(argv[0]); i++)
+		argv[k++] = args[i];
+	argv[k] = NULL;
 	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		log_error("%s: cannot create %s: %s", what, logpath, strerror(errno));
 		return -1;
 	}
-	rc = pull_run(args, fd, err, sizeof(err));
+	rc = pull_run_in(argv, o->workdir, fd, err, sizeof(err));
 	close(fd);
 	if (rc < 0) {
 		log_error("%s: %s; set --python to an interpreter with coverage.py", what, err);
 		return -1;
 	}
+	if (rc == FAIL_UNDER_EXIT && allow_under && says_fail_under(logpath))
+		return 1;
 	if (rc != 0) {
 		relay_output(logpath, NULL);
-		log_error("%s: `%s -m coverage %s` exited with status %d", what, o->python, args[3],
-			  rc);
+		log_error("%s: `%s -I -m coverage %s` exited with status %d", what, o->python,
+			  what, rc);
 		return -1;
 	}
 	return 0;
@@ -254,12 +290,49 @@ static size_t count_leftovers(const char *indir, char *const files[], size_t n,
 	return lost;
 }
 
-static enum pull_combine_result combine(const struct pull_combine_opts *o, const char *rc,
-					char *const files[], size_t n)
+/* Where the project's configuration may be: each --map DST, then cwd. */
+static enum pull_combine_result merge_config(const struct pull_combine_opts *o,
+					     const char *cwd, const char *rc,
+					     const char *indir)
+{
+	const char *dirs[65];
+	char gen[PATH_MAX];
+	struct pull_config_opts c = { 0 };
+	size_t i, k = 0;
+
+	work_path(gen, sizeof(gen), o->workdir, "/" GEN_RC_NAME);
+	if (write_rc(o, gen) < 0) {
+		log_error("combine: cannot write %s: %s", gen, strerror(errno));
+		return PULL_COMBINE_FAILED;
+	}
+	for (i = 0; i < o->nmaps && k + 1 < sizeof(dirs) / sizeof(dirs[0]); i++)
+		dirs[k++] = o->maps[i].dst;
+	dirs[k++] = cwd;
+	c.python = o->python;
+	c.workdir = o->workdir;
+	c.gen_rc = gen;
+	c.out_rc = rc;
+	c.input_dir = indir;
+	c.rcfile = o->rcfile;
+	c.fail_under = o->fail_under;
+	c.dirs = dirs;
+	c.ndirs = k;
+	switch (pull_config_write(&c)) {
+	case PULL_CONFIG_OK:
+		return PULL_COMBINE_OK;
+	case PULL_CONFIG_BAD:
+		return PULL_COMBINE_CONFIG;
+	default:
+		return PULL_COMBINE_FAILED;
+	}
+}
+
+static enum pull_combine_result combine(const struct pull_combine_opts *o, const char *cwd,
+					const char *rc, char *const files[], size_t n)
 {
 	char indir[PATH_MAX], logpath[PATH_MAX], rcarg[PATH_MAX + 16], dfarg[PATH_MAX + 16];
-	char *args[] = { (char *)o->python, "-m", "coverage", "combine", rcarg, dfarg, indir,
-			 NULL };
+	char *args[] = { rcarg, dfarg, indir, NULL };
+	enum pull_combine_result r;
 	size_t lost;
 
 	work_path(indir, sizeof(indir), o->workdir, "/" INPUT_DIR);
@@ -268,7 +341,10 @@ static enum pull_combine_result combine(const struct pull_combine_opts *o, const
 	work_path(dfarg, sizeof(dfarg), "--data-file=", o->data_file);
 	if (stage_inputs(indir, files, n) < 0)
 		return PULL_COMBINE_FAILED;
-	if (run_coverage(o, "combine", args, logpath) < 0)
+	r = merge_config(o, cwd, rc, indir);
+	if (r != PULL_COMBINE_OK)
+		return r;
+	if (run_coverage(o, cwd, "combine", args, logpath, false) < 0)
 		return PULL_COMBINE_FAILED;
 	lost = count_leftovers(indir, files, n, logpath);
 	if (lost) {
@@ -280,17 +356,18 @@ static enum pull_combine_result combine(const struct pull_combine_opts *o, const
 	return PULL_COMBINE_OK;
 }
 
-static enum pull_combine_result report(const struct pull_combine_opts *o, const char *rc,
-				       struct pull_totals *totals)
+static enum pull_combine_result report(const struct pull_combine_opts *o, const char *cwd,
+				       const char *rc, struct pull_totals *totals)
 {
 	char logpath[PATH_MAX], rcarg[PATH_MAX + 16], dfarg[PATH_MAX + 16], err[PATH_MAX + 200];
-	char *args[] = { (char *)o->python, "-m", "coverage", "xml", rcarg, dfarg, "-o",
-			 (char *)o->xml, NULL };
+	char *args[] = { rcarg, dfarg, "-o", (char *)o->xml, NULL };
+	int under;
 
 	work_path(logpath, sizeof(logpath), o->workdir, "/xml.log");
 	work_path(rcarg, sizeof(rcarg), "--rcfile=", rc);
 	work_path(dfarg, sizeof(dfarg), "--data-file=", o->data_file);
-	if (run_coverage(o, "xml", args, logpath) < 0) {
+	under = run_coverage(o, cwd, "xml", args, logpath, true);
+	if (under < 0) {
 		log_error("xml: if coverage.py found no source, check that --map SRC=DST maps the "
 			  "container's path to where the sources are here");
 		return PULL_COMBINE_FAILED;
@@ -299,15 +376,19 @@ static enum pull_combine_result report(const struct pull_combine_opts *o, const 
 		log_error("xml: %s", err);
 		return PULL_COMBINE_FAILED;
 	}
-	return PULL_COMBINE_OK;
+	return under ? PULL_COMBINE_UNDER : PULL_COMBINE_OK;
 }
 
 enum pull_combine_result pull_combine(const struct pull_combine_opts *o, char *const files[],
 				      size_t n, struct pull_totals *totals)
 {
 	enum pull_combine_result r;
-	char rc[PATH_MAX];
+	char rc[PATH_MAX], cwd[PATH_MAX];
 
+	if (!getcwd(cwd, sizeof(cwd))) {
+		log_error("combine: the current directory is unreadable: %s", strerror(errno));
+		return PULL_COMBINE_FAILED;
+	}
 	if (strlen(o->workdir) + 32 > PATH_MAX || strlen(o->data_file) >= PATH_MAX ||
 	    strlen(o->xml) >= PATH_MAX) {
 		log_error("combine: path too long");
@@ -324,16 +405,15 @@ enum pull_combine_result pull_combine(const struct pull_combine_opts *o, char *c
 	}
 	if (o->html && pull_html_prepare(o->html) < 0)
 		return PULL_COMBINE_FAILED;
-	if (write_rc(o, rc) < 0) {
-		log_error("combine: cannot write %s: %s", rc, strerror(errno));
-		return PULL_COMBINE_FAILED;
-	}
-	r = combine(o, rc, files, n);
+	r = combine(o, cwd, rc, files, n);
 	if (r == PULL_COMBINE_OK)
-		r = report(o, rc, totals);
-	if (r == PULL_COMBINE_OK && o->html && pull_html_write(o, rc) < 0)
+		r = report(o, cwd, rc, totals);
+	/* Below fail_under the reports are right and kept (the HTML one too):
+	 * Jenkins records and publishes them. */
+	if ((r == PULL_COMBINE_OK || r == PULL_COMBINE_UNDER) && o->html &&
+	    pull_html_write(o, cwd, rc) < 0)
 		r = PULL_COMBINE_FAILED;
-	if (r != PULL_COMBINE_OK) {
+	if (r != PULL_COMBINE_OK && r != PULL_COMBINE_UNDER) {
 		/* Understated or half-written results are worse than none. */
 		(void)unlink(o->xml);
 		(void)unlink(o->data_file);

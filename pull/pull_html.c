@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "pull_html.h"
+#include "pull_python.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -90,11 +91,16 @@ static void relay(const char *logpath)
 	fclose(f);
 }
 
-int pull_html_write(const struct pull_combine_opts *o, const char *rcfile)
+int pull_html_write(const struct pull_combine_opts *o, const char *cwd, const char *rcfile)
 {
 	char tmp[PATH_MAX], logpath[PATH_MAX], rcarg[PATH_MAX + 16], dfarg[PATH_MAX + 16];
-	char *args[] = { (char *)o->python, "-m", "coverage", "html", rcarg, dfarg, "-d", tmp,
-			 NULL };
+	/* Isolated as every coverage.py run of pull (pull_python.h): started
+	 * in the work directory under -I, so nothing extracted into the
+	 * workspace is ever imported; the bootstrap then works in cwd.
+	 * --fail-under=0: below fail_under the HTML report is still wanted
+	 * (pull_combine reports that threshold itself). */
+	char *args[] = { (char *)o->python, "-I", "-c", PULL_COVERAGE_BOOT, (char *)cwd, "html",
+			 rcarg, dfarg, "--fail-under=0", "-d", tmp, NULL };
 	char dir[PATH_MAX], err[300];
 	size_t n = strlen(o->html);
 	int fd, rc;
@@ -119,14 +125,15 @@ int pull_html_write(const struct pull_combine_opts *o, const char *rcfile)
 		log_error("html: cannot create %s: %s", logpath, strerror(errno));
 		return -1;
 	}
-	rc = pull_run(args, fd, err, sizeof(err));
+	rc = pull_run_in(args, o->workdir, fd, err, sizeof(err));
 	close(fd);
 	if (rc != 0) {
 		if (rc < 0)
 			log_error("html: %s; set --python to an interpreter with coverage.py", err);
 		else {
 			relay(logpath);
-			log_error("html: `%s -m coverage html` exited with status %d", o->python, rc);
+			log_error("html: `%s -I -m coverage html` exited with status %d", o->python,
+				  rc);
 		}
 		(void)pull_rmtree_at(AT_FDCWD, tmp);
 		return -1;

@@ -25,10 +25,10 @@
  * Returns 0, or -1 with one line logged. */
 int pull_html_prepare(const char *dir);
 
-/* Run `coverage html --rcfile=RC --data-file=D -d TMP` from the current
- * directory (file names are relative to it, as in the XML), then rename TMP
- * to o->html. Returns 0, or -1 with coverage.py's output and one line
- * logged. */
-int pull_html_write(const struct pull_combine_opts *o, const char *rcfile);
+/* Run `coverage html --rcfile=RC --data-file=D -d TMP` isolated (-I,
+ * started in o->workdir) but working in cwd, the workspace (file names are
+ * relative to it, as in the XML), then rename TMP to o->html. Returns 0,
+ * or -1 with coverage.py's output and one line logged. */
+int pull_html_write(const struct pull_combine_opts *o, const char *cwd, const char *rcfile);
 
 #endif

@@ -28,6 +28,11 @@ static int wait_child(pid_t pid, char *err, size_t errlen)
 
 int pull_run(char *const argv[], int out_fd, char *err, size_t errlen)
 {
+	return pull_run_in(argv, NULL, out_fd, err, errlen);
+}
+
+int pull_run_in(char *const argv[], const char *dir, int out_fd, char *err, size_t errlen)
+{
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int rc;
@@ -39,6 +44,8 @@ int pull_run(char *const argv[], int out_fd, char *err, size_t errlen)
 		rc = posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
 	if (rc == 0)
 		rc = posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO);
+	if (rc == 0 && dir)
+		rc = posix_spawn_file_actions_addchdir_np(&fa, dir);
 	if (rc == 0)
 		rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);

@@ -11,4 +11,9 @@
  * it could not be started. */
 int pull_run(char *const argv[], int out_fd, char *err, size_t errlen);
 
+/* pull_run() with the child's working directory set to dir (absolute): the
+ * interpreter then starts in a directory pull controls, never in the
+ * workspace or --out where a bundle may have put a module. */
+int pull_run_in(char *const argv[], const char *dir, int out_fd, char *err, size_t errlen);
+
 #endif

@@ -147,7 +147,7 @@ grep -i 'deliver\|upload\|error' "$TMP/sidecar.log" | tail -5 || true
 
 say "Jenkins side: covship pull $DEST --out $OUT --combine --map $APP=$top/docker/example-app"
 rm -rf "$OUT"
-"$COVSHIP" pull "$DEST" --out "$OUT" --combine --map "$APP=$top/docker/example-app" \
+"$COVSHIP" pull "$DEST" --out "$OUT" --combine --map "$APP=$top/docker/example-app" --python "$PY" \
 	>"$TMP/pull.out" || { cat "$TMP/pull.out"; die "covship pull failed"; }
 cat "$TMP/pull.out"
 # One data file per gunicorn worker: none was lost on the way.

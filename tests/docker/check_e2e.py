@@ -209,6 +209,7 @@ def main():
 
     env = dict(os.environ)
     env.setdefault("COVSHIP_ENDPOINT", os.environ["COVSHIP_TEST_S3_ENDPOINT"])
+    env.setdefault("COVSHIP_PYTHON", sys.executable)  # Debian's coverage.py, not PATH's python3
     cmd = [a.covship, "pull", f"s3://{a.bucket}/{a.prefix}", "--out", a.out, "--combine",
            "--map", f"/app={a.workspace}"]
     say(" ".join(cmd))

@@ -112,6 +112,9 @@ def bundle_name(rid, seq=1):
 def pull(binary, args, env=None, timeout=120):
     e = dict(os.environ)
     e.pop("COVSHIP_LOG_FORMAT", None)
+    # coverage.py from Debian (this interpreter), not whatever python3 is
+    # first on PATH; tests of the default choice pass COVSHIP_PYTHON="".
+    e["COVSHIP_PYTHON"] = sys.executable
     if env:
         e.update(env)
     p = subprocess.run([binary, "pull"] + args, capture_output=True, text=True,
