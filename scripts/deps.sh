@@ -15,7 +15,7 @@ clang libclang-rt-14-dev
 musl-tools dpkg-dev
 util-linux procps
 python3 gunicorn python3-django python3-coverage python3-botocore
-python3-gevent
+python3-gevent python3-uvicorn
 tini dumb-init
 inotify-tools
 radosgw ceph-mon ceph-osd

@@ -72,12 +72,17 @@ def measured(files):
 
 class ProcessApp:
     """The test app under gunicorn (project.wsgi_process, no hook), recording
-    through COVERAGE_PROCESS_START, behind covship-shim as PID 1."""
+    through COVERAGE_PROCESS_START, behind covship-shim as PID 1.
+
+    app: the entry point (project.asgi for uvicorn's worker).  ready_files:
+    how many TESTAPP_READY_DIR files mean "booted" (default: one per worker;
+    1 under --preload, where only the master loads the app)."""
 
     def __init__(self, shim, workdir, covdir, rcfile, worker_class="sync",
-                 workers=1, graceful=20, grace=25, extra=()):
+                 workers=1, graceful=20, grace=25, extra=(),
+                 app="project.wsgi_process", ready_files=None):
         self.workdir = workdir
-        self.workers = workers
+        self.workers = workers if ready_files is None else ready_files
         self.sock = os.path.join(workdir, "app.sock")
         self.ready = os.path.join(workdir, "ready")
         os.makedirs(self.ready, exist_ok=True)
@@ -88,8 +93,7 @@ class ProcessApp:
                 "-w", str(workers), "-k", worker_class,
                 "-b", "unix:" + self.sock,
                 "--graceful-timeout", str(graceful),
-                "--log-level", "warning"] + list(extra) + \
-            ["project.wsgi_process"]
+                "--log-level", "warning"] + list(extra) + [app]
         env = app_env(TESTAPP_READY_DIR=self.ready,
                       COVERAGE_PROCESS_START=rcfile, PYTHONPATH=site)
         self.logfh = open(self.log, "wb")

@@ -6,5 +6,5 @@ def view(request):
     if len(text) > 100:
         text = text[:100]
     if request.GET.get("upper"):
-        text = text.upper()
+        text = text.upper()  # mark: echo-upper
     return HttpResponse(text + "\n", content_type="text/plain")

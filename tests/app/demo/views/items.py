@@ -6,7 +6,7 @@ ITEMS = {1: "apple", 2: "banana", 3: "cherry"}
 def view(request):
     names = sorted(ITEMS.values())
     if request.GET.get("reverse"):
-        names.reverse()
+        names.reverse()  # mark: items-reverse
     return JsonResponse({"items": names})
 
 
