@@ -65,35 +65,9 @@ fail() {
 	exit 1
 }
 
-# --- images, from the real Dockerfiles (layer cache keeps re-runs fast) ---
-"$here/base-image.sh"
-BUILD_IMG=localhost/covship-build:test
-SIDECAR_IMG=localhost/covship-sidecar:test
-APP_IMG=localhost/covship-example-app:test
-t0=$(date +%s)
-# The previous images of these tags become dangling when a source changes:
-# remove those (only ours, by ID) so repeated runs do not fill the disk.
-old_ids=""
-for img in "$BUILD_IMG" "$SIDECAR_IMG" "$APP_IMG"; do
-	old_ids="$old_ids $($P image inspect -f '{{.Id}}' "$img" 2>/dev/null || true)"
-done
-build() {
-	if ! $P build --network host --build-arg BASE="$BASE_IMAGE" --build-arg BUILDER="$BUILD_IMG" \
-		"$@" >"$TMP/build.log" 2>&1; then
-		tail -30 "$TMP/build.log" >&2
-		fail "podman build $* failed"
-	fi
-}
-build -f "$SRC/docker/Dockerfile.build" -t "$BUILD_IMG" "$SRC"
-build -t "$SIDECAR_IMG" "$SRC/docker/sidecar"
-build -t "$APP_IMG" "$SRC/docker/example-app"
-log "images built in $(($(date +%s) - t0)) s"
-for id in $old_ids; do
-	case " $($P image inspect -f '{{.Id}}' "$BUILD_IMG" "$SIDECAR_IMG" "$APP_IMG" | tr '\n' ' ') " in
-	*" $id "*) ;;
-	*) $P rmi "$id" >/dev/null 2>&1 || true ;;
-	esac
-done
+# --- images, from the real Dockerfiles (images.sh, shared with the
+# Jenkinsfile driver; the layer cache keeps re-runs fast) ---
+"$here/images.sh" "$SRC" "$TMP/build.log" || fail "the images did not build"
 
 # The Jenkins workspace: the app's sources at another path than /app.
 WS=$TMP/workspace

@@ -3,7 +3,7 @@
 #  1. the default ulimits exceed this machine's hard limit -> default_ulimits = []
 #  2. crun refuses the hybrid cgroup layout -> runc
 #  3. host network: no CNI setup, loopback servers reachable
-# Sets P (the podman command) and BASE_IMAGE.
+# Sets P (the podman command), BASE_IMAGE and the test images' tags.
 if [ -z "${CONTAINERS_CONF:-}" ]; then
 	COVSHIP_CONTAINERS_CONF=${TMPDIR:-/tmp}/covship-containers.conf
 	if [ ! -s "$COVSHIP_CONTAINERS_CONF" ]; then
@@ -14,3 +14,7 @@ if [ -z "${CONTAINERS_CONF:-}" ]; then
 fi
 P="podman --runtime /usr/sbin/runc"
 BASE_IMAGE=${COVSHIP_BASE_IMAGE:-localhost/bookworm:base}
+# The test images (tests/docker/images.sh builds them from the Dockerfiles).
+BUILD_IMG=localhost/covship-build:test
+SIDECAR_IMG=localhost/covship-sidecar:test
+APP_IMG=localhost/covship-example-app:test
