@@ -100,11 +100,19 @@ def main():
             xml = os.path.join(out, "coverage.xml")
             return p, (xml_facts(xml) if os.path.exists(xml) else None)
 
+        def html_names(d):
+            """The source files the HTML report has a page for (index.html)."""
+            with open(os.path.join(d, "index.html"), errors="replace") as f:
+                idx = f.read()
+            return {n for n in ("skip_me.py", "mod.py") if n in idx}
+
         # Control: no configuration: skip_me.py and debug_only's lines are in.
-        p, facts = run()
+        p, facts = run("--html", os.path.join(top, "html0"))
         check(p.returncode == 0, "control: no configuration, exit 0")
         check(any(x.endswith("skip_me.py") for x in facts[0]),
               "control: without the configuration skip_me.py is in the XML")
+        check(html_names(os.path.join(top, "html0")) == {"skip_me.py", "mod.py"},
+              "control: without the configuration skip_me.py is in the HTML report")
         full_lines = facts[1]
         check(full_lines == 8, "control: mod.py has 8 statements in the XML (%d)" % full_lines)
         check("coverage configuration" not in p.stderr, "control: no configuration named")
@@ -115,8 +123,10 @@ def main():
               'omit = ["*/skip_me.py"]\nexclude_also = ["def debug_only"]\n')
         # A setup.cfg without [coverage:*] comes first in the order but is skipped.
         write(os.path.join(ws, "setup.cfg"), "[metadata]\nname = x\n")
-        p, facts = run()
+        p, facts = run("--html", os.path.join(top, "html1"))
         check(p.returncode == 0, "pyproject.toml: exit 0")
+        check(html_names(os.path.join(top, "html1")) == {"mod.py"},
+              "pyproject.toml [report] omit: skip_me.py is not in the HTML report")
         check("pyproject.toml" in p.stderr, "pyproject.toml is named as the configuration used")
         check(not any(x.endswith("skip_me.py") for x in facts[0]),
               "pyproject.toml [report] omit: skip_me.py is not in the XML")
