@@ -285,19 +285,6 @@ static int set_log_level(const char *v)
 	return -1;
 }
 
-/* --log-format: the words every covship program accepts (log.h). */
-static int pull_log_format(const char *v)
-{
-	bool json;
-
-	if (log_json_from_name(v, &json) < 0) {
-		log_error("--log-format: unknown '%s' (use text or json)", v);
-		return -1;
-	}
-	log_set_json(json);
-	return 0;
-}
-
 static int add_map(struct pull_opts *o, const char *arg)
 {
 	char err[PATH_MAX + 200];
@@ -387,7 +374,7 @@ static int parse_opt(struct pull_opts *o, int c, const char *arg)
 	case OPT_MAX_BUNDLE_BYTES:
 	case OPT_MAX_TOTAL_BYTES:
 	case OPT_MAX_RATIO: return pull_limits_option(&o->limits, c - OPT_MAX_BUNDLE_BYTES, arg);
-	case OPT_LOG_FORMAT: return pull_log_format(arg);
+	case OPT_LOG_FORMAT: return log_format_option(arg);
 	case 'v': log_set_level(LOG_LEVEL_DEBUG); return 0;
 	case 'q': log_set_level(LOG_LEVEL_WARN); return 0;
 	case OPT_BUILD: o->build = arg; return 0;

@@ -191,26 +191,6 @@ static int stage_inputs(const char *indir, char *const files[], size_t n)
 	return 0;
 }
 
-/* Print coverage.py's own output (or the lines naming one input), so the
- * reason for a failure is on the console. */
-static void relay_output(const char *logpath, const char *only)
-{
-	char line[4096];
-	FILE *f = fopen(logpath, "re");
-	size_t len;
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		len = strlen(line);
-		if (len && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if (len && (!only || strstr(line, only)))
-			log_error("coverage.py: %s", line);
-	}
-	fclose(f);
-}
-
 /* Whether coverage.py's log says the total was below fail_under. */
 static bool says_fail_under(const char *logpath)
 {
@@ -261,7 +241,7 @@ static int run_coverage(const struct pull_combine_opts *o, const char *cwd, cons
 	if (rc == FAIL_UNDER_EXIT && allow_under && says_fail_under(logpath))
 		return 1;
 	if (rc != 0) {
-		relay_output(logpath, NULL);
+		pull_relay_output(logpath, NULL);
 		log_error("%s: `%s -I -m coverage %s` exited with status %d", what, o->python,
 			  what, rc);
 		return -1;
@@ -284,7 +264,7 @@ static size_t count_leftovers(const char *indir, char *const files[], size_t n,
 			continue;
 		log_error("combine: data file %s was NOT combined (coverage.py cannot read it)",
 			  files[i]);
-		relay_output(logpath, path);
+		pull_relay_output(logpath, path);
 		lost++;
 	}
 	return lost;

@@ -15,32 +15,19 @@
 
 #define MAX_DIRS 80
 
-/* The helper's stdout: "info: ", "warn: " and "error: " lines go to the log
- * at their level, anything else (a traceback) as errors. */
-static void relay(const char *logpath)
+/* One line of the helper's stdout: "info: ", "warn: " and "error: " lines
+ * go to the log at their level, anything else (a traceback) as errors. */
+static void relay_line(void *ctx, const char *line)
 {
-	char line[4096];
-	FILE *f = fopen(logpath, "re");
-	size_t len;
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		len = strlen(line);
-		if (len && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if (!len)
-			continue;
-		if (!strncmp(line, "info: ", 6))
-			log_info("%s", line + 6);
-		else if (!strncmp(line, "warn: ", 6))
-			log_warn("%s", line + 6);
-		else if (!strncmp(line, "error: ", 7))
-			log_error("%s", line + 7);
-		else
-			log_error("coverage configuration: %s", line);
-	}
-	fclose(f);
+	(void)ctx;
+	if (!strncmp(line, "info: ", 6))
+		log_info("%s", line + 6);
+	else if (!strncmp(line, "warn: ", 6))
+		log_warn("%s", line + 6);
+	else if (!strncmp(line, "error: ", 7))
+		log_error("%s", line + 7);
+	else
+		log_error("coverage configuration: %s", line);
 }
 
 enum pull_config_result pull_config_write(const struct pull_config_opts *o)
@@ -81,7 +68,7 @@ enum pull_config_result pull_config_write(const struct pull_config_opts *o)
 		log_error("combine: %s; set --python to an interpreter with coverage.py", err);
 		return PULL_CONFIG_FAILED;
 	}
-	relay(logpath);
+	pull_each_line(logpath, relay_line, NULL);
 	if (rc == 2)
 		return PULL_CONFIG_BAD;
 	if (rc != 0) {

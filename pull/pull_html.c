@@ -73,24 +73,6 @@ int pull_html_prepare(const char *dir)
 	return 0;
 }
 
-static void relay(const char *logpath)
-{
-	char line[4096];
-	FILE *f = fopen(logpath, "re");
-	size_t len;
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		len = strlen(line);
-		if (len && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if (len)
-			log_error("coverage.py: %s", line);
-	}
-	fclose(f);
-}
-
 int pull_html_write(const struct pull_combine_opts *o, const char *cwd, const char *rcfile)
 {
 	char tmp[PATH_MAX], logpath[PATH_MAX], rcarg[PATH_MAX + 16], dfarg[PATH_MAX + 16];
@@ -131,7 +113,7 @@ int pull_html_write(const struct pull_combine_opts *o, const char *cwd, const ch
 		if (rc < 0)
 			log_error("html: %s; set --python to an interpreter with coverage.py", err);
 		else {
-			relay(logpath);
+			pull_relay_output(logpath, NULL);
 			log_error("html: `%s -I -m coverage html` exited with status %d", o->python,
 				  rc);
 		}

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
+
 extern char **environ;
 
 static int wait_child(pid_t pid, char *err, size_t errlen)
@@ -54,4 +56,33 @@ int pull_run_in(char *const argv[], const char *dir, int out_fd, char *err, size
 		return -1;
 	}
 	return wait_child(pid, err, errlen);
+}
+
+void pull_each_line(const char *path, void (*fn)(void *ctx, const char *line), void *ctx)
+{
+	char line[4096];
+	FILE *f = fopen(path, "re");
+	size_t len;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		len = strlen(line);
+		if (len && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len)
+			fn(ctx, line);
+	}
+	fclose(f);
+}
+
+static void relay_line(void *only, const char *line)
+{
+	if (!only || strstr(line, only))
+		log_error("coverage.py: %s", line);
+}
+
+void pull_relay_output(const char *path, const char *only)
+{
+	pull_each_line(path, relay_line, (void *)only);
 }

@@ -16,4 +16,13 @@ int pull_run(char *const argv[], int out_fd, char *err, size_t errlen);
  * workspace or --out where a bundle may have put a module. */
 int pull_run_in(char *const argv[], const char *dir, int out_fd, char *err, size_t errlen);
 
+/* Hand each line of the file at path (a child's captured output) to fn,
+ * without its newline; empty lines are skipped, an unreadable file is. */
+void pull_each_line(const char *path, void (*fn)(void *ctx, const char *line), void *ctx);
+
+/* Log a child's captured output as "coverage.py: LINE" errors (only the
+ * lines holding only, when it is not NULL), so the reason for a failure
+ * is on the console. */
+void pull_relay_output(const char *path, const char *only);
+
 #endif

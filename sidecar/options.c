@@ -183,18 +183,6 @@ static int apply_compression(struct options *o, const char *v)
 	return -1;
 }
 
-static int apply_log_format(const char *v)
-{
-	bool json;
-
-	if (log_json_from_name(v, &json) < 0) {
-		log_error("--log-format: unknown '%s' (use text or json)", v);
-		return -1;
-	}
-	log_set_json(json);
-	return 0;
-}
-
 static int apply(struct options *o, int id, const char *v, bool from_env)
 {
 	unsigned n;
@@ -222,7 +210,7 @@ static int apply(struct options *o, int id, const char *v, bool from_env)
 	case OPT_KEEP: return parse_bool(id, v, &o->keep_sources);
 	case OPT_NO_IDLE_EXEC: return parse_bool(id, v, &o->no_idle_exec);
 	case OPT_LOG_LEVEL: o->log_level = v; return 0;
-	case OPT_LOG_FORMAT: return apply_log_format(v);
+	case OPT_LOG_FORMAT: return log_format_option(v);
 	case OPT_VERBOSE: o->log_level = "debug"; return 0;
 	case OPT_QUIET: o->log_level = "warning"; return 0;
 	case OPT_ENDPOINT: o->dest_opts.s3.endpoint = v; return 0;

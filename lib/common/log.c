@@ -61,6 +61,18 @@ int log_json_from_name(const char *name, bool *json)
 	return 0;
 }
 
+int log_format_option(const char *name)
+{
+	bool json;
+
+	if (log_json_from_name(name, &json) < 0) {
+		log_error("--log-format: unknown '%s' (use text or json)", name);
+		return -1;
+	}
+	log_set_json(json);
+	return 0;
+}
+
 int log_init(const char *program)
 {
 	const char *fmt = getenv("COVSHIP_LOG_FORMAT");

@@ -31,6 +31,9 @@ void log_set_level(enum log_level level);
 int log_level_from_name(const char *name, enum log_level *out);
 /* Format: text (*json = false) or json. */
 int log_json_from_name(const char *name, bool *json);
+/* --log-format NAME for every subcommand: switch to it, or log the one
+ * line that names the accepted words and return -1. */
+int log_format_option(const char *name);
 enum log_level log_get_level(void);
 void log_set_json(bool json);
 /* Whether lines are JSON: a caller drawing to the terminal itself (pull's
