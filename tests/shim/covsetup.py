@@ -13,8 +13,7 @@ import os
 import re
 import subprocess
 
-from testlib import (APP_DIR, PYTHON, Namespace, app_env, coverage_files,
-                     wait_for, wait_ready)
+from testlib import APP_DIR, PYTHON, App, Namespace, app_env, coverage_files
 
 REPO = os.path.normpath(os.path.join(APP_DIR, "..", ".."))
 EXAMPLE_RC = os.path.join(REPO, "docker", "example-app", ".coveragerc")
@@ -70,13 +69,14 @@ def measured(files):
     return lines, bad
 
 
-class ProcessApp:
+class ProcessApp(App):
     """The test app under gunicorn (project.wsgi_process, no hook), recording
     through COVERAGE_PROCESS_START, behind covship-shim as PID 1.
 
     app: the entry point (project.asgi for uvicorn's worker).  ready_files:
     how many TESTAPP_READY_DIR files mean "booted" (default: one per worker;
-    1 under --preload, where only the master loads the app)."""
+    1 under --preload, where only the master loads the app).  Waiting,
+    stopping and the log are testlib.App's."""
 
     def __init__(self, shim, workdir, covdir, rcfile, worker_class="sync",
                  workers=1, graceful=20, grace=25, extra=(),
@@ -100,29 +100,9 @@ class ProcessApp:
         self.ns = Namespace(argv, env=env, stdout=self.logfh,
                             stderr=subprocess.STDOUT)
 
-    def wait_booted(self, timeout=30):
-        ok = wait_for(lambda: len(os.listdir(self.ready)) >= self.workers,
-                      timeout, 0.05)
-        return bool(ok) and bool(wait_ready(self.sock, timeout))
-
-    def stop(self, timeout=60):
-        import signal
-        import time
-        t0 = time.monotonic()
-        self.ns.signal(signal.SIGTERM)
-        rc = self.ns.wait(timeout)
-        return rc, time.monotonic() - t0
-
     def log_tail(self, n=3000):
-        try:
-            with open(self.log, "rb") as fh:
-                return fh.read()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
-
-    def close(self):
-        self.ns.kill()
-        self.logfh.close()
+        """More than App's default: gunicorn's SIGKILL line comes late."""
+        return super().log_tail(n)
 
 
 def data_files(covdir):
