@@ -5,14 +5,17 @@ exactly the evil or broken bundle it needs, and small runners.
 Run with Debian's /usr/bin/python3 (coverage.py, gunicorn, Django)."""
 import contextlib
 import hashlib
+import http.client
 import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 
 MANIFEST = "covship-manifest.json"
 
@@ -132,3 +135,51 @@ def tree(d):
         for n in dirs + files:
             out.append(os.path.relpath(os.path.join(root, n), d))
     return sorted(out)
+
+
+# The test app under the shim (test_pull_combine_map, test_pull_accounting).
+
+class UnixHTTP(http.client.HTTPConnection):
+    """HTTP over the app's Unix socket (gunicorn -b unix:PATH)."""
+
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def get(sock, path, timeout=10):
+    """(status, body) of GET path, or (None, the error) when it failed."""
+    c = UnixHTTP(sock, timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    except (OSError, http.client.HTTPException) as e:
+        return None, str(e).encode()
+    finally:
+        c.close()
+
+
+def wait_for(pred, timeout):
+    """True once pred() is, within timeout seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def init_pid(unshare_pid):
+    """The namespace's PID 1 (the shim): unshare's only child."""
+    try:
+        with open("/proc/%d/task/%d/children" % (unshare_pid, unshare_pid)) as f:
+            kids = f.read().split()
+    except OSError:
+        return None
+    return int(kids[0]) if kids else None

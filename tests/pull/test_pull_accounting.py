@@ -14,64 +14,20 @@ Also the shim's "killed_by_others": a main child that dies of a SIGKILL the
 shim did not send is listed; control: one that exits on SIGTERM is not.
 
 usage: test_pull_accounting.py COVSHIP APP_DIR COVSHIP_SHIM"""
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pulltest import check, pull, scratch  # noqa: E402
+from pulltest import check, get, init_pid, pull, scratch, wait_for  # noqa: E402
 
 COVSHIP, APP, SHIM = sys.argv[1], sys.argv[2], sys.argv[3]
 PYTHON = "/usr/bin/python3"
 WORKERS = 2
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
-
-
-def get(sock, path, timeout=10):
-    c = UnixHTTP(sock, timeout)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read()
-    except (OSError, http.client.HTTPException) as e:
-        return None, str(e).encode()
-    finally:
-        c.close()
-
-
-def wait_for(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def init_pid(unshare_pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (unshare_pid, unshare_pid)) as f:
-            kids = f.read().split()
-    except OSError:
-        return None
-    return int(kids[0]) if kids else None
 
 
 def stop(proc, shim):

@@ -12,69 +12,27 @@ would be on Jenkins. Control: the same pull without --map fails (coverage.py
 finds no source).
 
 usage: test_pull_combine_map.py COVSHIP APP_DIR COVSHIP_SHIM"""
-import http.client
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from html import unescape as html_unescape
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pulltest import check, pull, scratch  # noqa: E402
+from pulltest import check, get, init_pid, pull, scratch, wait_for  # noqa: E402
 
 COVSHIP, APP, SHIM = sys.argv[1], sys.argv[2], sys.argv[3]
 PYTHON = "/usr/bin/python3"
 WORKERS = 2
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=10)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(self.path)
-
-
-def get(sock, path):
-    c = UnixHTTP(sock)
-    c.request("GET", path)
-    r = c.getresponse()
-    body = r.read()
-    c.close()
-    return r.status, body
-
-
 def copy_app(dst):
     shutil.copytree(APP, dst, ignore=shutil.ignore_patterns(
         "__pycache__", ".coverage", ".coverage.*", "*.pyc"))
-
-
-def wait_for(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def init_pid(unshare_pid):
-    """The namespace's PID 1 (the shim): unshare's only child."""
-    try:
-        with open("/proc/%d/task/%d/children" % (unshare_pid, unshare_pid)) as f:
-            kids = f.read().split()
-    except OSError:
-        return None
-    return int(kids[0]) if kids else None
 
 
 def run_app(container_app, cov, top):
