@@ -271,6 +271,7 @@ def spool_backlog(tmp):
         landed = sum(e.get("status") == 200 for e in proxy.log())
         c.check(p.returncode == -9 and 3 <= landed < n,
                 "%s: killed with %d of %d PUTs answered (exit %s)" % (name, landed, n, p.returncode))
+
         r = subprocess.run([COVSHIP, "push", "--dir", cov, "--dest", url, "--spool", spool],
                            env=h.child_env(ENV, **env), capture_output=True, timeout=120)
         log = proxy.log()
@@ -278,8 +279,13 @@ def spool_backlog(tmp):
         proxy.stop()
     c.check(r.returncode == 0, "%s: the next push delivers the rest, exit 0%s" % (
         name, "" if r.returncode == 0 else ": " + r.stderr.decode(errors="replace")[-300:]))
-    c.check(sum(e.get("status") == 412 for e in log) >= 3,
-            "%s: the landed bundles answered 412 and were verified, not re-sent" % name)
+    # How many landed bundles the killed push had recorded in the ~10 ms
+    # before the kill depends on the machine's speed (an ASan build records
+    # more of them): at least one must be left to answer 412, and "not
+    # re-sent" is the next check (one successful PUT per bundle).
+    n412 = sum(e.get("status") == 412 for e in log)
+    c.check(n412 >= 1, "%s: landed bundles answered 412 and were verified (%d of the %d "
+            "that landed before the kill)" % (name, n412, landed))
     ok = {}
     for e in log:
         if e["method"] == "PUT" and e.get("status") == 200:
