@@ -219,29 +219,7 @@ def spool_backlog(tmp):
                 (name, "" if r.returncode == 0 else " (%d: %s)" % (r.returncode, err[-300:])))
         puts = [e for e in log if e["method"] == "PUT"]
         inflight[name] = max([e["inflight"] for e in puts] or [0])
-        ok = {}
-        for e in puts:
-            if e.get("status") == 200:
-                ok[e["path"]] = ok.get(e["path"], 0) + 1
-        c.check(len(ok) == n and set(ok.values()) == {1},
-                "%s: each of the %d bundles stored by exactly one successful PUT (%s)" %
-                (name, n, sorted(ok.values())))
-        pre = url.split("/", 3)[3]
-        listed = s3.list_objects_v2(Bucket=B, Prefix=pre).get("Contents", [])
-        c.check(sorted(os.path.basename(o["Key"]) for o in listed) == sorted(shas),
-                "%s: exactly the %d spooled bundles are in the bucket" % (name, n))
-        seen = {}
-        for o in listed:
-            body = s3.get_object(Bucket=B, Key=o["Key"])["Body"].read()
-            c.check(hashlib.sha256(body).hexdigest() == shas.get(os.path.basename(o["Key"])),
-                    "%s: %s intact (SHA-256 via botocore)" % (name, os.path.basename(o["Key"])))
-            with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as t:
-                for m in t.getmembers():
-                    if m.name != "covship-manifest.json":
-                        seen.setdefault(m.name, []).append(t.extractfile(m).read())
-        c.check(set(seen) == set(sources) and
-                all(v == [sources[k]] for k, v in seen.items()),
-                "%s: every coverage file delivered once, byte for byte" % name)
+        delivered_once(name, url, shas, sources, log)
         left = sorted(f for f in os.listdir(spool) if f.endswith(".plan.json") or ".tar." in f)
         c.check(left == [], "%s: spool empty (%s)" % (name, left))
         c.check(os.listdir(cov) == [], "%s: sources removed (%s)" % (name, os.listdir(cov)))
@@ -286,17 +264,7 @@ def spool_backlog(tmp):
     n412 = sum(e.get("status") == 412 for e in log)
     c.check(n412 >= 1, "%s: landed bundles answered 412 and were verified (%d of the %d "
             "that landed before the kill)" % (name, n412, landed))
-    ok = {}
-    for e in log:
-        if e["method"] == "PUT" and e.get("status") == 200:
-            ok[e["path"]] = ok.get(e["path"], 0) + 1
-    c.check(len(ok) == n and set(ok.values()) == {1},
-            "%s: each bundle stored by exactly one successful PUT" % name)
-    pre = url.split("/", 3)[3]
-    listed = s3.list_objects_v2(Bucket=B, Prefix=pre).get("Contents", [])
-    c.check(sorted(os.path.basename(o["Key"]) for o in listed) == sorted(shas) and
-            all(h.sha256_object(s3, B, o["Key"]) == shas[os.path.basename(o["Key"])]
-                for o in listed), "%s: the %d bundles intact, no other key" % (name, n))
+    delivered_once(name, url, shas, sources, log)
     left = sorted(f for f in os.listdir(spool) if f.endswith(".plan.json") or ".tar." in f)
     c.check(left == [] and os.listdir(cov) == [], "%s: spool and sources empty (%s %s)" %
             (name, left, os.listdir(cov)))
