@@ -196,8 +196,14 @@ static int ensure_dir(const char *path, mode_t mode)
 	struct stat st;
 
 	if (mkdir(path, mode) == 0) {
-		/* The umask must not lock out a worker that runs as another user. */
-		return chmod(path, mode) < 0 ? -errno : 0;
+		/* The umask must not lock out a worker that runs as another user.
+		 * chmod would also clear the set-group-ID bit that mkdir inherited
+		 * from a shared-group volume (docs/operations.md, "Hardened
+		 * task"): keep it, or the files below lose the group a non-root
+		 * sidecar reads them through. */
+		if (stat(path, &st) < 0)
+			return -errno;
+		return chmod(path, mode | (st.st_mode & S_ISGID)) < 0 ? -errno : 0;
 	}
 	if (errno != EEXIST)
 		return -errno;

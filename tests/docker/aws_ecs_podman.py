@@ -8,9 +8,10 @@ against a real app and sidecar (issue 12 asks for podman standing in for ECS).
         starts the task definition's containers as e2e.sh does: a shared
         volume on /coverage, host network, the definition's environment with
         the containerOverrides applied; the sidecar first (the app dependsOn
-        it, condition START). Only the bucket (rewritten to radosgw's), the
-        endpoint, the credentials (no task role here) and the app's port
-        differ. Prints a task ARN.
+        it, condition START), each with its read-only root file system,
+        user and capabilities (taskdef_env.podman_flags). Only the bucket
+        (rewritten to radosgw's), the endpoint, the credentials (no task
+        role here) and the app's port differ. Prints a task ARN.
   aws ecs wait tasks-running --tasks ARN      both containers running
   aws ecs stop-task --task ARN [...]          ECS order: `podman stop -t` the
         app with its stopTimeout, then the sidecar with its stopTimeout
@@ -32,6 +33,8 @@ import socket
 import subprocess
 import sys
 import time
+
+from taskdef_env import podman_flags
 
 E = os.environ
 STATE = E.get("DRIVER_STATE", "")
@@ -128,7 +131,7 @@ def run_task(args):
                 if "\n" in v:
                     die("%s: %s has a line break" % (name, k))
                 f.write("%s=%s\n" % (k, v))
-        flags = ["--read-only"] if c.get("readonlyRootFilesystem") else []
+        flags = podman_flags(c)  # read-only root, user, capabilities
         for m in c.get("mountPoints", []):
             flags += ["-v", "%s:%s" % (vol, m["containerPath"])]
         img = E["DRIVER_SIDECAR_IMG"] if name == "covship" else E["DRIVER_APP_IMG"]

@@ -5,8 +5,11 @@
    AWS API model shipped in Debian's python3-botocore), plus the enum values,
    which botocore's validator does not check;
 2. covship's consistency rules: timeouts that nest, the stop order, the
-   shared volume, the health check, the logs, a read-only root file system
-   for the sidecar (its spool is on the coverage volume).
+   shared volume, the health check, the logs, and the hardened sidecar
+   (docs/operations.md, "Hardened task"): a read-only root file system (its
+   spool is on the coverage volume), a non-root `user`, every capability
+   dropped (linuxParameters.capabilities.drop ["ALL"], none added back),
+   not privileged, no tmpfs on Fargate (which refuses it).
 
     check_ecs.py TASKDEF.json            check one file (exit 1 on problems)
     check_ecs.py --self-test TASKDEF.json
@@ -160,6 +163,35 @@ def mount_of(c, path):
     return None
 
 
+def hardening_problems(sc, fargate):
+    """The sidecar reads the app's files through a shared group, so it needs
+    neither root nor any capability (docs/operations.md, "Hardened task")."""
+    p = []
+    user = str(sc.get("user", ""))
+    uid = user.split(":", 1)[0]
+    if not uid:
+        p.append("sidecar: set user (e.g. \"10001:10001\", the image's covship user): "
+                 "without it the image decides, and a root sidecar reads the app's "
+                 "files through capabilities instead of the shared group")
+    elif uid in ("0", "root"):
+        p.append(f"sidecar: user {user!r} is root; use the image's non-root user "
+                 f"(10001:10001) and the shared group")
+    if sc.get("privileged"):
+        p.append("sidecar: privileged must not be set")
+    lp = sc.get("linuxParameters") or {}
+    caps = lp.get("capabilities") or {}
+    if "ALL" not in caps.get("drop", []):
+        p.append("sidecar: linuxParameters.capabilities.drop must be [\"ALL\"]: the "
+                 "sidecar needs no capability")
+    if caps.get("add"):
+        p.append(f"sidecar: linuxParameters.capabilities.add {caps['add']}: the sidecar "
+                 f"needs no capability (CAP_DAC_* would bypass the shared group)")
+    if fargate and "tmpfs" in lp:
+        p.append("sidecar: linuxParameters.tmpfs is not supported on Fargate; the spool "
+                 "is on the coverage volume and needs no tmpfs")
+    return p
+
+
 def rule_problems(td):
     p = []
     cs = td.get("containerDefinitions", [])
@@ -192,6 +224,7 @@ def rule_problems(td):
     if sc.get("readonlyRootFilesystem") is not True:
         p.append("sidecar: set readonlyRootFilesystem true (the spool is on the coverage "
                  "volume; AWS Security Hub ECS.5)")
+    p += hardening_problems(sc, fargate)
     spool = env_of(sc).get("COVSHIP_SPOOL") or opt_value(argv_of(sc), "--spool")
     if spool and not any(spool == m.get("containerPath") or
                          spool.startswith(m.get("containerPath", "").rstrip("/") + "/")
@@ -300,6 +333,22 @@ def mutations(td):
         ("no health check", m(lambda t: container(t, sc).pop("healthCheck")), "health"),
         ("writable root file system",
          m(lambda t: container(t, sc).pop("readonlyRootFilesystem")), "readonlyRootFilesystem"),
+        ("wrong type in the hardening fields (API model)",
+         m(lambda t: container(t, sc).update(linuxParameters={"capabilities": {"drop": "ALL"}})),
+         "Invalid type"),
+        ("no sidecar user", m(lambda t: container(t, sc).pop("user")), "set user"),
+        ("root sidecar user",
+         m(lambda t: container(t, sc).update(user="0:10001")), "is root"),
+        ("capabilities kept",
+         m(lambda t: container(t, sc).pop("linuxParameters")), "capabilities.drop"),
+        ("a capability added back",
+         m(lambda t: container(t, sc)["linuxParameters"]["capabilities"].update(
+             add=["DAC_READ_SEARCH"])), "capabilities.add"),
+        ("privileged sidecar",
+         m(lambda t: container(t, sc).update(privileged=True)), "privileged"),
+        ("tmpfs on Fargate",
+         m(lambda t: container(t, sc)["linuxParameters"].update(
+             tmpfs=[{"containerPath": "/tmp", "size": 64}])), "tmpfs"),
         ("spool on the root file system",
          m(lambda t: set_env(container(t, sc), "COVSHIP_SPOOL", "/var/spool/covship")),
          "COVSHIP_SPOOL"),

@@ -3,10 +3,12 @@
 # (covship-shim + gunicorn + coverage.py) and the sidecar (covship watch)
 # sharing a named volume, radosgw on the host loopback.
 #
-#   e2e.sh SRCDIR COVSHIP S3ENV
+#   e2e.sh SRCDIR COVSHIP S3ENV [hardened]
 #     SRCDIR   the repository
 #     COVSHIP  the host-built covship (for `covship pull`, as Jenkins runs it)
 #     S3ENV    the s3server fixture's env file
+#     hardened run the hardened-task runs below instead (ctest
+#              docker_hardened_podman)
 #
 # Runs:
 #   1. the containers configured exactly as in docker/ecs/task-definition.json
@@ -21,14 +23,28 @@
 #      -t 2` while /slow/8 runs; ECS stopTimeout below gunicorn's graceful
 #      timeout): the SIGKILL comes before the flush, and the same checks must
 #      report the loss, so they can fail.
+# With `hardened` (docs/operations.md, "Hardened task"), the sidecar runs
+# `--read-only --user 10001 --cap-drop ALL`, so it reads the app's files only
+# through the group they share (gid 10001, setgid /coverage):
+#   4. the app with its image's umask 007: every worker's file is delivered
+#      and removed, the data dir kept the group and the setgid bit, and the
+#      sidecar really ran as 10001 with no capability;
+#   5. control: the app with umask 077 (UMASK=077): the sidecar says "the
+#      sidecar cannot read" for the files, exits 1 and deletes none of them
+#      (all still in the volume, 0600, in the shared group), and the same
+#      checks as in 4 fail on what was delivered.
 # Each run's bundles go under their own prefix and are checked by
 # check_e2e.py: every worker's file in S3, SHA-256s, marker, and `covship pull
 # --combine --map /app=$WS` giving hits on the requested views only.
 set -eu
-[ $# -eq 3 ] || { echo "usage: $0 SRCDIR COVSHIP S3ENV" >&2; exit 2; }
+case "$#:${4:-}" in
+3: | 4:hardened) ;;
+*) echo "usage: $0 SRCDIR COVSHIP S3ENV [hardened]" >&2; exit 2 ;;
+esac
 SRC=$(cd "$1" && pwd)
 COVSHIP=$2
 S3ENV=$3
+SUITE=${4:-ecs}
 here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 . "$here/podman.sh"
@@ -79,7 +95,9 @@ free_port() {
 }
 
 # run NAME MODE STOP DRAIN [GUNICORN_CMD_ARGS]: one app + sidecar pair;
-# leaves the prefix in $PREFIX.
+# leaves the prefix in $PREFIX and the volume in $VOL. The sidecar's podman
+# flags: the task definition's (TASKDEF), else SC_FLAGS (--read-only); the
+# app's umask: its image's, else APP_UMASK.
 run() {
 	name=$1 mode=$2 stop=$3 drain=$4 gargs=${5:-}
 	APP_STOP=${APP_STOP:-30}
@@ -92,18 +110,22 @@ run() {
 	$P volume create "$vol" >/dev/null
 	VOLUMES="$VOLUMES $vol"
 
+	VOL=$vol
 	: >"$TMP/$name-sc.env"
 	: >"$TMP/$name-app.env"
+	sc_flags=${SC_FLAGS:---read-only}
 	if [ -n "${TASKDEF:-}" ]; then
 		$PY "$here/taskdef_env.py" "$TASKDEF" covship env >"$TMP/$name-sc.env"
 		$PY "$here/taskdef_env.py" "$TASKDEF" app env >"$TMP/$name-app.env"
+		sc_flags=$($PY "$here/taskdef_env.py" "$TASKDEF" covship flags | tr '\n' ' ')
 	fi
 	CONTAINERS="$CONTAINERS $sc"
 	# -e after --env-file wins: only the destination, the endpoint and the
 	# credentials differ from the task definition (no task role here).
 	# --read-only: as readonlyRootFilesystem on ECS; the spool is on the
 	# volume (/coverage/.covship-spool), podman keeps /tmp a tmpfs.
-	$P run -d --name "$sc" --read-only --network host -v "$vol:/coverage" \
+	# shellcheck disable=SC2086 # sc_flags: one word each, no spaces
+	$P run -d --name "$sc" $sc_flags --network host -v "$vol:/coverage" \
 		--env-file "$TMP/$name-sc.env" \
 		-e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_REGION \
 		-e COVSHIP_DEST="s3://$COVSHIP_TEST_BUCKET/$PREFIX" \
@@ -113,7 +135,7 @@ run() {
 	CONTAINERS="$CONTAINERS $app"
 	$P run -d --name "$app" --network host -v "$vol:/coverage" --env-file "$TMP/$name-app.env" \
 		-e PORT="$port" -e WEB_CONCURRENCY=$WORKERS -e COVERAGE_MODE="$mode" \
-		-e GUNICORN_CMD_ARGS="$gargs" \
+		-e GUNICORN_CMD_ARGS="$gargs" ${APP_UMASK:+-e UMASK=$APP_UMASK} \
 		"$APP_IMG" >/dev/null
 
 	# Every worker must have served (so every worker is booted): collect
@@ -122,6 +144,8 @@ run() {
 		{ $P logs "$app" >&2; fail "$name: the app did not serve requests"; }
 
 	$P exec "$sc" covship health || { $P logs "$sc" >&2; fail "$name: covship health failed in the sidecar"; }
+	# Who the sidecar's PID 1 runs as, with which capabilities.
+	$P exec "$sc" cat /proc/1/status >"$TMP/$name-sc.status"
 
 	t1=$(date +%s)
 	case "$stop" in
@@ -172,6 +196,62 @@ check() {
 	"$PY" "$here/check_e2e.py" --covship "$COVSHIP" --bucket "$COVSHIP_TEST_BUCKET" \
 		--prefix "$PREFIX" --workspace "$WS" --workers $WORKERS --out "$TMP/$name-pull" "$@"
 }
+
+# volume_files MODE...: the coverage data files left in the volume $VOL
+# (the sidecar's spool aside), one line each: "MODE GID PATH" (stat -c).
+volume_files() {
+	mp=$($P volume inspect -f '{{.Mountpoint}}' "$VOL")
+	find "$mp" -path "$mp/.covship-spool" -prune -o -type f -name '.coverage.*' \
+		-exec stat -c '%a %g %n' {} +
+}
+
+# status_field NAME FIELD: a line of the sidecar's /proc/1/status, tabs as spaces.
+status_field() {
+	sed -n "s/^$2:[[:space:]]*//p" "$TMP/$1-sc.status" | tr '\t' ' '
+}
+
+if [ "$SUITE" = hardened ]; then
+	SC_FLAGS="--read-only --user 10001 --cap-drop ALL"
+	run hardened process ecs 45
+	[ "$APP_RC" = 0 ] && [ "$SC_RC" = 0 ] ||
+		{ show_logs hardened; fail "hardened: exit codes app $APP_RC sidecar $SC_RC (want 0 0)"; }
+	uid=$(status_field hardened Uid)
+	[ "$uid" = "10001 10001 10001 10001" ] || fail "hardened: the sidecar ran with Uid $uid, not 10001"
+	for cap in CapEff CapPrm CapBnd; do
+		[ "$(status_field hardened $cap)" = 0000000000000000 ] ||
+			fail "hardened: the sidecar kept capabilities ($cap $(status_field hardened $cap))"
+	done
+	check hardened --mode process || { show_logs hardened; fail "hardened: not every worker file was delivered"; }
+	left=$(volume_files)
+	[ -z "$left" ] || fail "hardened: delivered files are still in the volume: $left"
+	# The shim kept the volume's setgid bit and group on the run's data dir:
+	# what the workers wrote belonged to the group the sidecar reads through.
+	mp=$($P volume inspect -f '{{.Mountpoint}}' "$VOL")
+	dirs=$(stat -c '%a %g' "$mp"/run-* | sort -u)
+	[ "$dirs" = "2777 10001" ] || fail "hardened: the data dir is '$dirs', not '2777 10001' (setgid, shared group)"
+	log "hardened: sidecar uid 10001, no capabilities, read-only root: every worker file delivered and removed"
+
+	# Control: the app's files 0600 (umask 077). The sidecar must name them,
+	# keep every one of them, and exit 1; the checks must fail.
+	APP_UMASK=077 run umask077 process ecs 45
+	[ "$APP_RC" = 0 ] || { show_logs umask077; fail "umask077: the app exited $APP_RC (want 0)"; }
+	[ "$SC_RC" = 1 ] || { show_logs umask077; fail "umask077: the sidecar exited $SC_RC (want 1: files it cannot read are left)"; }
+	grep -q 'the sidecar cannot read run-.*/\.coverage\..*Permission denied; run the app with umask' \
+		"$TMP/umask077-sidecar.log" || { show_logs umask077; fail "umask077: no \"the sidecar cannot read\" line"; }
+	left=$(volume_files)
+	n=$(printf '%s\n' "$left" | grep -c '^600 10001 ' || true)
+	[ "$n" = $((WORKERS + 1)) ] && [ "$(printf '%s\n' "$left" | wc -l)" = "$n" ] || {
+		show_logs umask077
+		fail "umask077: want all $((WORKERS + 1)) coverage files kept, 0600 in group 10001; the volume holds: $left"
+	}
+	if check umask077 --mode process --quiet; then
+		show_logs umask077
+		fail "umask077: the checks passed although the sidecar could read no worker file"
+	fi
+	log "control: umask 077 -> 'the sidecar cannot read' for each file, all $n kept, sidecar exit 1, checks fail (as they must)"
+	log "PASS"
+	exit 0
+fi
 
 TASKDEF=$SRC/docker/ecs/task-definition.json
 APP_STOP=$($PY "$here/taskdef_env.py" "$TASKDEF" app stop)

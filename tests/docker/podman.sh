@@ -15,6 +15,9 @@ fi
 P="podman --runtime /usr/sbin/runc"
 BASE_IMAGE=${COVSHIP_BASE_IMAGE:-localhost/bookworm:base}
 # The test images (tests/docker/images.sh builds them from the Dockerfiles).
-BUILD_IMG=localhost/covship-build:test
-SIDECAR_IMG=localhost/covship-sidecar:test
-APP_IMG=localhost/covship-example-app:test
+# COVSHIP_TEST_IMAGE_TAG: another tag, for trees tested side by side on one
+# machine (each builds and runs its own images).
+_tag=${COVSHIP_TEST_IMAGE_TAG:-test}
+BUILD_IMG=localhost/covship-build:$_tag
+SIDECAR_IMG=localhost/covship-sidecar:$_tag
+APP_IMG=localhost/covship-example-app:$_tag

@@ -3,9 +3,25 @@
 containers run with its settings as written.
     taskdef_env.py TASKDEF NAME env       NAME=VALUE lines (podman --env-file)
     taskdef_env.py TASKDEF NAME stop      its stopTimeout (ECS default 30)
-    taskdef_env.py TASKDEF NAME get VAR   one variable's value"""
+    taskdef_env.py TASKDEF NAME get VAR   one variable's value
+    taskdef_env.py TASKDEF NAME flags     podman run flags, one a line: the
+        container's hardening as ECS applies it (podman_flags)"""
 import json
 import sys
+
+
+def podman_flags(c):
+    """readonlyRootFilesystem, user and linuxParameters.capabilities as the
+    podman run flags that do the same (docs/operations.md, "Hardened task")."""
+    flags = ["--read-only"] if c.get("readonlyRootFilesystem") else []
+    if c.get("user"):
+        flags += ["--user", str(c["user"])]
+    caps = (c.get("linuxParameters") or {}).get("capabilities") or {}
+    for cap in caps.get("drop", []):
+        flags += ["--cap-drop", cap]
+    for cap in caps.get("add", []):
+        flags += ["--cap-add", cap]
+    return flags
 
 
 def main(path, name, what, *rest):
@@ -22,6 +38,9 @@ def main(path, name, what, *rest):
             print(f"{k}={v}")
     elif what == "stop":
         print(c.get("stopTimeout", 30))
+    elif what == "flags":
+        for f in podman_flags(c):
+            print(f)
     elif what == "get":
         print(env.get(rest[0], ""))
     else:

@@ -349,6 +349,38 @@ static void test_begin_creates_missing_dir(void **state)
 	assert_exists(path, ".covship/run.json", false);
 }
 
+/* A volume set up for a shared group (group-owned, set-group-ID): the
+ * directories the shim creates keep the bit and the group, so the workers'
+ * files belong to the group a non-root sidecar reads them through. Control:
+ * a volume without the bit gives directories without it (no bit invented). */
+static void test_begin_keeps_setgid(void **state)
+{
+	const char *dir = *state;
+	char err[512], path[512];
+	gid_t gid = getgid() == 0 ? 10001 : getgid();
+	struct stat st;
+
+	assert_int_equal(chown(dir, (uid_t)-1, gid), 0);
+	assert_int_equal(chmod(dir, 02770), 0);
+	assert_int_equal(marker_begin(dir, &run, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/run-%s", dir, run.run_id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02777);
+	assert_int_equal(st.st_gid, gid);
+	snprintf(path, sizeof(path), "%s/.covship", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_mode & S_ISGID);
+	assert_int_equal(st.st_gid, gid);
+
+	snprintf(path, sizeof(path), "%s/plain", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	assert_int_equal(marker_begin(path, &run, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/plain/run-%s", dir, run.run_id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0777);
+}
+
 /* Command lines go into done.json as printable, valid UTF-8. */
 static void test_cmdline_sanitize(void **state)
 {
@@ -377,6 +409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_begin_not_a_directory, make_tmp, remove_tmp),
 		cmocka_unit_test_setup_teardown(test_begin_creates_missing_dir, make_tmp,
 						remove_tmp),
+		cmocka_unit_test_setup_teardown(test_begin_keeps_setgid, make_tmp, remove_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
