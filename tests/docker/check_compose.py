@@ -3,7 +3,9 @@
 coverage volume at COVSHIP_DIR, the app depends_on the sidecar (compose then
 stops the app first), and the timeouts nest as on ECS:
   graceful timeout < shim grace < app stop_grace_period < sidecar drain
-  < sidecar stop_grace_period.
+  < sidecar stop_grace_period;
+and the sidecar is hardened as in the task definition (docs/operations.md,
+"Hardened task"): a non-root user, read_only, cap_drop ALL, no cap_add.
 Deliberately broken copies must fail (--self-test is implied).
     check_compose.py COMPOSE.yaml"""
 import copy
@@ -35,6 +37,13 @@ def problems(doc):
         d = s.get("environment", {}).get("COVSHIP_DIR")
         if f"coverage:{d}" not in s.get("volumes", []):
             p.append(f"{name}: volume 'coverage' must be mounted at COVSHIP_DIR ({d})")
+    uid = str(sc.get("user", "")).split(":", 1)[0]
+    if uid in ("", "0", "root"):
+        p.append(f"{sc_name}: set user to a non-root uid (10001:10001, the image's covship user)")
+    if sc.get("read_only") is not True:
+        p.append(f"{sc_name}: set read_only: true (the spool is on the coverage volume)")
+    if "ALL" not in sc.get("cap_drop", []) or sc.get("cap_add"):
+        p.append(f"{sc_name}: cap_drop: [ALL] and no cap_add (it reads through the shared group)")
     env = app["environment"]
     graceful = int(env.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
     grace = int(env.get("COVSHIP_GRACE", 25))
@@ -74,6 +83,14 @@ def main(path):
     d = copy.deepcopy(doc)
     d["services"]["sidecar"]["stop_grace_period"] = "45s"
     broken.append(("sidecar killed while draining", d))
+    for key, what in (("user", "root sidecar"), ("read_only", "writable root file system"),
+                      ("cap_drop", "capabilities kept")):
+        d = copy.deepcopy(doc)
+        d["services"]["sidecar"].pop(key)
+        broken.append((what, d))
+    d = copy.deepcopy(doc)
+    d["services"]["sidecar"]["cap_add"] = ["DAC_OVERRIDE"]
+    broken.append(("a capability added back", d))
     missed = 0
     for what, d in broken:
         p = problems(d)
