@@ -13,7 +13,8 @@
 # Runs:
 #   1. the containers configured exactly as in docker/ecs/task-definition.json
 #      (its environment: COVERAGE_MODE=process with COVERAGE_PROCESS_START +
-#      .pth, key template {build}/..., timeouts), stopped in ECS order with
+#      .pth, key template {build}/..., timeouts; the sidecar's read-only
+#      root, user and capabilities as podman flags), stopped in ECS order with
 #      its stopTimeouts: `podman stop -t 30` the app, then `-t 90` the
 #      sidecar; pulled from the build's prefix as the Jenkinsfile does;
 #   2. COVERAGE_MODE=wsgi (the blog's hook) under gunicorn --preload (the
