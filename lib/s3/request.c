@@ -318,7 +318,7 @@ enum s3_verdict s3_attempt_judge(struct s3_client *c, const struct s3_req *r,
 
 		set_err(err, errlen, "S3 %s %s: %s%s", r->method, obj_name(r, &name),
 			x->resp.curl_err,
-			tls ? "; give the endpoint's CA with --ca-bundle FILE" : "");
+			tls ? "; give the endpoint's CA with --ca-bundle FILE or AWS_CA_BUNDLE" : "");
 	}
 	sb_free(&name);
 	if (strcmp(e.code, "RequestTimeTooSkewed") == 0 && !st->skew_fixed) {
