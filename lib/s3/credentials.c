@@ -532,7 +532,7 @@ static int from_imds(struct cred_chain *c, struct aws_creds *out, char *why, siz
 	int rc = -1;
 
 	if (env_true("AWS_EC2_METADATA_DISABLED")) {
-		snprintf(why, whylen, "off: AWS_EC2_METADATA_DISABLED");
+		snprintf(why, whylen, "off (AWS_EC2_METADATA_DISABLED)");
 		return 1;
 	}
 	if (imds_base(&base, err, errlen)) {
