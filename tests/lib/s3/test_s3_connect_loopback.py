@@ -6,8 +6,9 @@ start (the test, covship, s3tool, the servers) must go to 127.0.0.0/8, ::1
 or a local socket (Unix, netlink; AF_UNSPEC only dissolves an association).
 
 Credential-less cases run here: test_s3_credentials.py (every source but
-the environment), test_s3_tls_rgw.py (the https credential endpoint), and
-covship pull with no credentials at all. test_s3_test_endpoints.py is not:
+the environment), test_s3_tls_rgw.py (the https credential endpoint),
+test_s3_crlf.py (tokens from every source), and covship pull with no
+credentials at all. A new test of a credential source belongs in SCRIPTS. test_s3_test_endpoints.py is not:
 its control connects to a non-loopback address on purpose, inside a network
 namespace of its own that holds only the loopback interface.
 
@@ -35,7 +36,8 @@ import s3helpers as h  # noqa: E402
 S3TOOL, ENVFILE, COVSHIP = sys.argv[1], sys.argv[2], sys.argv[3]
 c = h.Checks()
 SCRIPTS = [("test_s3_credentials.py", [S3TOOL, ENVFILE]),
-           ("test_s3_tls_rgw.py", [S3TOOL, ENVFILE, COVSHIP])]
+           ("test_s3_tls_rgw.py", [S3TOOL, ENVFILE, COVSHIP]),
+           ("test_s3_crlf.py", [COVSHIP])]
 
 FAMILY = re.compile(r"sa_family=(AF_\w+)")
 IPV4 = re.compile(r'inet_addr\("([^"]+)"\)')
