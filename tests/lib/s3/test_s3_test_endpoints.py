@@ -13,7 +13,9 @@ leave the machine, whatever covship does. Controls: the same overrides on
 127.0.0.2 are honoured (that listener counts the request, with the
 container Authorization token), and the SDKs' own
 AWS_EC2_METADATA_SERVICE_ENDPOINT reaches the non-loopback listener, so a
-count of 0 there means that no connection was attempted.
+count of 0 there means that no connection was attempted. Also the SDKs'
+AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 (fd00:ec2::254, unreachable
+here: "no AWS credentials found") and a bad mode (refused).
 Usage: test_s3_test_endpoints.py COVSHIP"""
 import http.server
 import json
@@ -41,6 +43,7 @@ class Listener:
         outer = self
         self.accepts = 0
         self.auth = []
+        self.paths = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *a):
@@ -48,6 +51,7 @@ class Listener:
 
             def reply(self, body):
                 outer.auth.append(self.headers.get("Authorization"))
+                outer.paths.append(self.path)
                 data = body.encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
@@ -76,6 +80,7 @@ class Listener:
     def reset(self):
         self.accepts = 0
         self.auth = []
+        self.paths = []
 
 
 def run(tmp, **extra):
@@ -141,11 +146,21 @@ def main(tmp):
             % (LOOP2, loop2.accepts))
     # ... and the non-loopback listener is reachable and counts.
     other.reset()
-    rc, err = run(tmp, AWS_EC2_METADATA_SERVICE_ENDPOINT="http://" + other.hostport,
+    rc, err = run(tmp, AWS_EC2_METADATA_SERVICE_ENDPOINT="http://%s/" % other.hostport,
                   AWS_EC2_METADATA_DISABLED=None)
-    c.check(other.accepts >= 3,
-            "control: AWS_EC2_METADATA_SERVICE_ENDPOINT (the SDKs' variable) reaches %s "
-            "(%d connection(s))" % (OTHER, other.accepts))
+    c.check(other.accepts >= 3 and other.paths[:1] == ["/latest/api/token"],
+            "control: AWS_EC2_METADATA_SERVICE_ENDPOINT (the SDKs' variable, trailing '/' "
+            "dropped) reaches %s (%d connection(s), %s)" % (OTHER, other.accepts, other.paths[:1]))
+
+    # The SDKs' IPv6 endpoint mode; nothing can leave this namespace.
+    rc, err = run(tmp, AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE="IPv6",
+                  AWS_EC2_METADATA_DISABLED=None)
+    c.check(rc != 0 and "no AWS credentials found" in err
+            and "http://[fd00:ec2::254]/latest/api/token" in err,
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 asks fd00:ec2::254 (%s)" % err)
+    rc, err = run(tmp, AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE="IPv5",
+                  AWS_EC2_METADATA_DISABLED=None)
+    c.check(rc != 0 and "must be IPv4 or IPv6" in err, "a bad endpoint mode is refused (%s)" % err)
     other.srv.shutdown()
     loop2.srv.shutdown()
 
