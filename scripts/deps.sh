@@ -24,7 +24,10 @@ podman runc debootstrap python3-yaml curl uuid-runtime
 time
 nodejs openjdk-17-jre-headless
 libxml2-utils
+strace iproute2
 "
+# strace + iproute2: s3_connect_loopback (every connect() of the credential-less
+# tests) and s3_test_endpoints (a network namespace with a non-loopback address).
 # nodejs + java: npm-groovy-lint 15 (CodeNarc) for docker_jenkinsfile_lint,
 # installed from the npm registry into build/npm by the test itself. This
 # machine's nodejs (20) carries npm; with Debian's own nodejs add "npm".

@@ -37,6 +37,7 @@ static int split_endpoint(struct s3_client *c, char *err, size_t errlen)
 struct s3_client *s3_client_new(const struct s3_config *cfg, char *err, size_t errlen)
 {
 	struct s3_client *c = calloc(1, sizeof(*c));
+	struct http_tls cred_tls;
 
 	if (!c) {
 		set_err(err, errlen, "out of memory");
@@ -58,14 +59,20 @@ struct s3_client *s3_client_new(const struct s3_config *cfg, char *err, size_t e
 		return NULL;
 	}
 	c->h = curl_easy_init();
-	c->creds = cred_chain_new(&c->tls);
+	/* --insecure is for the S3 endpoint only: a credential or STS endpoint
+	 * hands out secrets, so its certificate is always verified (with the
+	 * same CA bundle). cred_chain_new copies what it is given. */
+	cred_tls = c->tls;
+	cred_tls.insecure = false;
+	c->creds = cred_chain_new(&cred_tls);
 	if (!c->h || !c->creds) {
 		set_err(err, errlen, "out of memory");
 		s3_client_free(c);
 		return NULL;
 	}
 	if (c->cfg.insecure)
-		log_warn("--insecure: TLS certificates of %s are NOT verified", c->cfg.endpoint);
+		log_warn("--insecure: TLS certificates of %s are NOT verified (credential "
+			 "endpoints are still verified)", c->cfg.endpoint);
 	return c;
 }
 

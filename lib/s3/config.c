@@ -70,6 +70,35 @@ static int check_endpoint(const char *ep, char *err, size_t errlen)
 	return rc;
 }
 
+/* The CA bundle, in the AWS CLI's order: --ca-bundle (or COVSHIP_CA_BUNDLE,
+ * which the options fold into it), then the AWS_CA_BUNDLE environment
+ * variable, then the system default. It verifies every https endpoint:
+ * S3 and the credential endpoints alike. */
+static int ca_bundle(struct s3_config *cfg, const struct s3_options *opts, char *err,
+		     size_t errlen)
+{
+	const char *opt = opts && opts->ca_bundle && *opts->ca_bundle ? opts->ca_bundle : NULL;
+	const char *env = env_nonempty("AWS_CA_BUNDLE");
+	const char *path = opt ? opt : env;
+
+	if (!path)
+		return 0;
+	if (strlen(path) >= sizeof(cfg->ca_bundle)) {
+		set_err(err, errlen, "the CA bundle path '%.60s...' is too long", path);
+		return -1;
+	}
+	if (access(path, R_OK) != 0) {
+		if (opt)
+			set_err(err, errlen, "--ca-bundle %s: %s", path, strerror(errno));
+		else
+			set_err(err, errlen, "AWS_CA_BUNDLE %s: %s; fix the path or unset the "
+				"variable", path, strerror(errno));
+		return -1;
+	}
+	snprintf(cfg->ca_bundle, sizeof(cfg->ca_bundle), "%s", path);
+	return 0;
+}
+
 int s3_config_resolve(struct s3_config *cfg, const struct s3_options *opts, char *err,
 		      size_t errlen)
 {
@@ -112,15 +141,9 @@ int s3_config_resolve(struct s3_config *cfg, const struct s3_options *opts, char
 	if (opts) {
 		cfg->path_style = opts->path_style;
 		cfg->insecure = opts->insecure;
-		if (opts->ca_bundle && *opts->ca_bundle) {
-			if (access(opts->ca_bundle, R_OK) != 0) {
-				set_err(err, errlen, "--ca-bundle %s: %s", opts->ca_bundle,
-					strerror(errno));
-				return -1;
-			}
-			snprintf(cfg->ca_bundle, sizeof(cfg->ca_bundle), "%s", opts->ca_bundle);
-		}
 	}
+	if (ca_bundle(cfg, opts, err, errlen))
+		return -1;
 	cfg->connect_timeout_ms = 10000;
 	cfg->low_speed_time_s = 30;
 	cfg->max_attempts = 5;

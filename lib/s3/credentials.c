@@ -20,6 +20,7 @@
 
 #define ECS_HOST "169.254.170.2"
 #define IMDS_BASE "http://169.254.169.254"
+#define IMDS_BASE_V6 "http://[fd00:ec2::254]"
 #define META_TIMEOUT_MS 2000
 #define META_ATTEMPTS 3
 
@@ -256,7 +257,9 @@ static int creds_from_json(const char *body, struct aws_creds *out, const char *
 }
 
 /* One metadata HTTP request with a short timeout; retried on transport
- * errors and 5xx like botocore does. Returns the status, or -1. */
+ * errors and 5xx like botocore does. Returns the status (a 5xx one when
+ * every attempt got one, with err; body is set only below 500), or -1 when
+ * no attempt got an answer (err). */
 static long meta_request(struct cred_chain *c, const char *method, const char *url,
 			 struct curl_slist *hdrs, struct strbuf *body, char *err, size_t errlen)
 {
@@ -292,8 +295,11 @@ static long meta_request(struct cred_chain *c, const char *method, const char *u
 		wipe_sb(&x.resp.body);
 		http_response_reset(&x.resp);
 	}
-	if (status >= 500)
+	if (status >= 500) {
+		/* It is there but failing: the caller retries later. */
 		set_err(err, errlen, "%s %s: HTTP %ld", method, url, status);
+		return status;
+	}
 	return -1;
 }
 
@@ -372,6 +378,42 @@ static int container_auth(struct strbuf *hdr, char *err, size_t errlen)
 	return 1;
 }
 
+/* The host of url into host (as libcurl sees it: IPv6 in brackets).
+ * Returns 0, or -1 when url is not a URL. */
+static int url_host(const char *url, char *host, size_t n)
+{
+	CURLU *u = curl_url();
+	char *h = NULL;
+	int rc = -1;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK && strlen(h) < n) {
+		memcpy(host, h, strlen(h) + 1);
+		rc = 0;
+	}
+	curl_free(h);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* A test-only endpoint override (COVSHIP_TEST_*) is honoured only when the
+ * URL it produces goes to a literal loopback address: a release binary
+ * then never sends a credential request (with the container's
+ * Authorization token) to a host an environment variable names. A URL
+ * elsewhere is refused with a configuration error (-1), never ignored:
+ * falling back to the real endpoint would hide the mistake. */
+static int test_override_loopback(const char *var, const char *url, char *err, size_t errlen)
+{
+	char host[256];
+
+	if (url_host(url, host, sizeof(host)) == 0 &&
+	    (loopback_ipv4(host) || strcmp(host, "[::1]") == 0))
+		return 0;
+	set_err(err, errlen, "%s is a test-only override honoured for loopback addresses only "
+		"(127.0.0.0/8, ::1); unset it", var);
+	return -1;
+}
+
 static int from_ecs(struct cred_chain *c, struct aws_creds *out, char *err, size_t errlen)
 {
 	const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
@@ -383,7 +425,20 @@ static int from_ecs(struct cred_chain *c, struct aws_creds *out, char *err, size
 	int rc = -1;
 
 	if (rel && *rel) {
+		/* A path, or "@host/..." would make 169.254.170.2 the user
+		 * name of a URL to another host. */
+		if (*rel != '/') {
+			set_err(err, errlen, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must be a path "
+				"starting with '/'; let ECS set it");
+			c->config_error = true;
+			return -1;
+		}
 		sb_printf(&url, "http://%s%s", host && *host ? host : ECS_HOST, rel);
+		if (!url.oom && host && *host &&
+		    test_override_loopback("COVSHIP_TEST_ECS_CREDENTIALS_HOST", url.s, err, errlen)) {
+			c->config_error = true;
+			goto out;
+		}
 	} else if (full && *full) {
 		if (full_uri_allowed(full, err, errlen)) {
 			c->config_error = true;
@@ -427,29 +482,75 @@ static bool env_true(const char *name)
 	return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
-static int from_imds(struct cred_chain *c, struct aws_creds *out, char *err, size_t errlen)
+/* The IMDS base URL: the test-only override (loopback only), else the
+ * SDKs' AWS_EC2_METADATA_SERVICE_ENDPOINT (any http(s) URL, as in the
+ * SDKs: IMDS is asked for credentials, never handed a secret) or
+ * AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6, else 169.254.169.254.
+ * Returns 0 with *base (a trailing '/' dropped), or -1 with err. */
+static int imds_base(struct strbuf *base, char *err, size_t errlen)
 {
-	const char *base = getenv("COVSHIP_TEST_IMDS_ENDPOINT"); /* tests only */
-	struct strbuf url = STRBUF_INIT, tokhdr = STRBUF_INIT, body = STRBUF_INIT;
+	const char *test = getenv("COVSHIP_TEST_IMDS_ENDPOINT"); /* tests only */
+	const char *ep = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *mode = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+
+	if (test && *test) {
+		if (test_override_loopback("COVSHIP_TEST_IMDS_ENDPOINT", test, err, errlen))
+			return -1;
+		sb_puts(base, test);
+	} else if (ep && *ep) {
+		if (strncasecmp(ep, "http://", 7) && strncasecmp(ep, "https://", 8)) {
+			set_err(err, errlen, "AWS_EC2_METADATA_SERVICE_ENDPOINT must be an http:// "
+				"or https:// URL (e.g. http://169.254.169.254)");
+			return -1;
+		}
+		sb_puts(base, ep);
+	} else if (mode && *mode && strcasecmp(mode, "IPv6") == 0) {
+		sb_puts(base, IMDS_BASE_V6);
+	} else if (mode && *mode && strcasecmp(mode, "IPv4") != 0) {
+		set_err(err, errlen, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE must be IPv4 or IPv6");
+		return -1;
+	} else {
+		sb_puts(base, IMDS_BASE);
+	}
+	while (base->len && base->s[base->len - 1] == '/')
+		base->s[--base->len] = '\0';
+	return base->oom ? -1 : 0;
+}
+
+/* EC2 instance metadata (IMDSv2, IMDSv1 fallback). Returns 0 with *out;
+ * 1 when IMDS has no credentials for us (switched off, not reachable: not
+ * on EC2, no instance profile), with the reason in why; -1 with err when
+ * it is misconfigured or failing (5xx, a bad answer). */
+static int from_imds(struct cred_chain *c, struct aws_creds *out, char *why, size_t whylen,
+		     char *err, size_t errlen)
+{
+	struct strbuf base = STRBUF_INIT, url = STRBUF_INIT, tokhdr = STRBUF_INIT,
+		      body = STRBUF_INIT;
 	struct curl_slist *hdrs = NULL;
 	char role[256];
 	long status;
 	int rc = -1;
 
-	if (env_true("AWS_EC2_METADATA_DISABLED"))
+	if (env_true("AWS_EC2_METADATA_DISABLED")) {
+		snprintf(why, whylen, "off (AWS_EC2_METADATA_DISABLED)");
 		return 1;
-	if (!base || !*base)
-		base = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-	if (!base || !*base)
-		base = IMDS_BASE;
-
-	sb_printf(&url, "%s/latest/api/token", base);
+	}
+	if (imds_base(&base, err, errlen)) {
+		c->config_error = true;
+		goto out;
+	}
+	sb_printf(&url, "%s/latest/api/token", base.s);
 	hdrs = curl_slist_append(NULL, "X-aws-ec2-metadata-token-ttl-seconds: 21600");
 	if (!hdrs || url.oom)
 		goto out;
 	status = meta_request(c, "PUT", url.s, hdrs, &body, err, errlen);
 	curl_slist_free_all(hdrs);
 	hdrs = NULL;
+	if (status < 0) {
+		snprintf(why, whylen, "no answer (%s)", err);
+		rc = 1;
+		goto out;
+	}
 	if (status == 200 && body.s && !strpbrk(body.s, "\r\n")) {
 		sb_printf(&tokhdr, "X-aws-ec2-metadata-token: %s", body.s);
 		hdrs = curl_slist_append(NULL, tokhdr.s ? tokhdr.s : "");
@@ -458,22 +559,33 @@ static int from_imds(struct cred_chain *c, struct aws_creds *out, char *err, siz
 	} else if (status == 403 || status == 404 || status == 405) {
 		/* IMDSv1 fallback, unless forbidden */
 		if (env_true("AWS_EC2_METADATA_V1_DISABLED")) {
-			set_err(err, errlen, "EC2 IMDS: token request got HTTP %ld and "
-				"AWS_EC2_METADATA_V1_DISABLED forbids IMDSv1", status);
+			snprintf(why, whylen, "the token request got HTTP %ld and "
+				 "AWS_EC2_METADATA_V1_DISABLED forbids IMDSv1", status);
+			rc = 1;
 			goto out;
 		}
+	} else if (status >= 500) {
+		set_err(err, errlen, "EC2 IMDS token: HTTP %ld", status);
+		goto out;
 	} else {
-		if (status > 0)
-			set_err(err, errlen, "EC2 IMDS token: HTTP %ld", status);
+		snprintf(why, whylen, "the token request got HTTP %ld", status);
+		rc = 1;
 		goto out;
 	}
 	wipe_sb(&body);
 	sb_free(&url);
-	sb_printf(&url, "%s/latest/meta-data/iam/security-credentials/", base);
+	sb_printf(&url, "%s/latest/meta-data/iam/security-credentials/", base.s);
 	status = meta_request(c, "GET", url.s ? url.s : "", hdrs, &body, err, errlen);
-	if (status != 200 || !body.s || !*body.s) {
-		if (status > 0)
-			set_err(err, errlen, "EC2 IMDS role name: HTTP %ld", status);
+	if (status >= 500) {
+		set_err(err, errlen, "EC2 IMDS role name: HTTP %ld", status);
+		goto out;
+	}
+	if (status < 0)
+		goto out; /* it answered the token request: a passing failure */
+	if (status != 200 || !body.s || !*trim(body.s)) {
+		/* 404 (or 403 without a token): no instance profile */
+		snprintf(why, whylen, "no instance profile role: HTTP %ld", status);
+		rc = 1;
 		goto out;
 	}
 	snprintf(role, sizeof(role), "%s", trim(body.s));
@@ -481,7 +593,7 @@ static int from_imds(struct cred_chain *c, struct aws_creds *out, char *err, siz
 		*strchr(role, '\n') = '\0';
 	wipe_sb(&body);
 	sb_free(&url);
-	sb_printf(&url, "%s/latest/meta-data/iam/security-credentials/%s", base, role);
+	sb_printf(&url, "%s/latest/meta-data/iam/security-credentials/%s", base.s, role);
 	status = meta_request(c, "GET", url.s ? url.s : "", hdrs, &body, err, errlen);
 	if (status == 200)
 		rc = creds_from_json(body.s ? body.s : "", out, "EC2 IMDS", err, errlen);
@@ -492,12 +604,31 @@ out:
 	wipe_sb(&tokhdr);
 	wipe_sb(&body);
 	sb_free(&url);
+	sb_free(&base);
 	return rc;
+}
+
+/* The one line for "no source has credentials": the sources tried, why
+ * IMDS (the last) had none, and how to give credentials. Never an IMDS
+ * error: off EC2, an IMDS that does not answer is the normal case. */
+static void no_credentials(const char *imds_why, char *err, size_t errlen)
+{
+	const char *profile = getenv("AWS_PROFILE");
+
+	if (!profile || !*profile)
+		profile = getenv("AWS_DEFAULT_PROFILE");
+	if (!profile || !*profile)
+		profile = "default";
+	set_err(err, errlen, "no AWS credentials found (tried: the environment, profile '%s' "
+		"of the shared files, ECS container credentials: not configured, EC2 instance "
+		"metadata: %s); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, "
+		"or run with an ECS task role or an EC2 instance profile", profile, imds_why);
 }
 
 /* Tries the sources in order; 0 with *out filled, -1 with err. */
 static int resolve(struct cred_chain *c, struct aws_creds *out, char *err, size_t errlen)
 {
+	char why[200] = "";
 	int r;
 
 	r = from_env(out);
@@ -514,15 +645,11 @@ static int resolve(struct cred_chain *c, struct aws_creds *out, char *err, size_
 	r = from_ecs(c, out, err, errlen);
 	if (r <= 0)
 		return r;
-	r = from_imds(c, out, err, errlen);
-	if (r == 0)
-		return 0;
-	if (r > 0 || !*err) {
-		c->config_error = true;
-		set_err(err, errlen, "no AWS credentials found: set AWS_ACCESS_KEY_ID and "
-			"AWS_SECRET_ACCESS_KEY, a profile in ~/.aws/credentials, or run with an "
-			"ECS task role or EC2 instance profile");
-	}
+	r = from_imds(c, out, why, sizeof(why), err, errlen);
+	if (r == 0 || (r < 0 && *err))
+		return r;
+	c->config_error = true;
+	no_credentials(r > 0 ? why : "out of memory", err, errlen);
 	return -1;
 }
 

@@ -107,9 +107,12 @@ static int add_hdr(struct s3_built *b, const char *name, const char *value)
 	return 0;
 }
 
-/* URL, headers and signature of one attempt. */
+/* URL, headers and signature of one attempt. Returns 0, -1 (out of
+ * memory), or -2 with err: a header or credential holding CR or LF, which
+ * would inject lines into the request, refused before signing whatever its
+ * source (environment, a file, a credential endpoint's JSON). */
 static int build(struct s3_client *c, const struct s3_req *r, const struct aws_creds *cr,
-		 struct s3_built *b)
+		 struct s3_built *b, char *err, size_t errlen)
 {
 	struct sigv4_kv h[S3_MAX_HEADERS + 4];
 	struct sigv4_input in;
@@ -148,6 +151,18 @@ static int build(struct s3_client *c, const struct s3_req *r, const struct aws_c
 		h[n++] = (struct sigv4_kv){ "x-amz-security-token", cr->token };
 	for (i = 0; i < r->nheaders; i++)
 		h[n++] = r->headers[i];
+	if (strpbrk(cr->access_key, "\r\n") || strpbrk(cr->secret_key, "\r\n") ||
+	    strpbrk(cr->token, "\r\n")) {
+		set_err(err, errlen, "the AWS credentials from %s hold a CR or LF character "
+			"(access key, secret or session token); refusing to sign with them: fix "
+			"the source's value", cr->source ? cr->source : "the credential chain");
+		return -2;
+	}
+	if (sigv4_bad_header(h, n) >= 0) {
+		set_err(err, errlen, "S3 request header %s holds a CR or LF character; "
+			"refusing to sign it", h[sigv4_bad_header(h, n)].name);
+		return -2;
+	}
 	memset(&in, 0, sizeof(in));
 	in.method = r->method;
 	in.path = b->path.s;
@@ -228,7 +243,13 @@ int s3_attempt_prepare(struct s3_client *c, const struct s3_req *r, struct s3_at
 	st->force = false;
 	if (!cr)
 		return cred_chain_config_error(c->creds) ? S3_ERR_FATAL : S3_ERR_RETRY;
-	if (build(c, r, cr, b)) {
+	switch (build(c, r, cr, b, err, errlen)) {
+	case 0:
+		break;
+	case -2:
+		s3_built_free(b);
+		return S3_ERR_FATAL;
+	default:
 		s3_built_free(b);
 		set_err(err, errlen, "out of memory building an S3 request");
 		return S3_ERR_RETRY;
@@ -297,7 +318,7 @@ enum s3_verdict s3_attempt_judge(struct s3_client *c, const struct s3_req *r,
 
 		set_err(err, errlen, "S3 %s %s: %s%s", r->method, obj_name(r, &name),
 			x->resp.curl_err,
-			tls ? "; give the endpoint's CA with --ca-bundle FILE" : "");
+			tls ? "; give the endpoint's CA with --ca-bundle FILE or AWS_CA_BUNDLE" : "");
 	}
 	sb_free(&name);
 	if (strcmp(e.code, "RequestTimeTooSkewed") == 0 && !st->skew_fixed) {

@@ -58,6 +58,7 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[65])
 struct encoded_pair {
 	char *name;
 	char *value;
+	size_t order; /* position in the input: headers keep it among equal names */
 };
 
 static int pair_cmp(const void *a, const void *b)
@@ -133,11 +134,29 @@ static int canon_header(const struct sigv4_kv *h, struct encoded_pair *out)
 	return out->name && out->value ? 0 : -1;
 }
 
+/* By name only; equal names keep their input order, because a repeated
+ * header's values are joined in the order given (the SigV4 suite's
+ * get-header-key-duplicate and get-header-value-order): qsort is not
+ * stable, hence the tie-break on the input position. */
 static int name_cmp(const void *a, const void *b)
 {
-	/* Stable order for duplicates is not needed: values are joined in
-	 * sorted order, which the S3 servers we checked accept as well. */
-	return pair_cmp(a, b);
+	const struct encoded_pair *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	if (r)
+		return r;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+long sigv4_bad_header(const struct sigv4_kv *hdrs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strpbrk(hdrs[i].name, "\r\n") ||
+		    (hdrs[i].value && strpbrk(hdrs[i].value, "\r\n")))
+			return (long)i;
+	return -1;
 }
 
 int sigv4_canonical_headers(const struct sigv4_kv *hdrs, size_t n, char **canon,
@@ -146,10 +165,12 @@ int sigv4_canonical_headers(const struct sigv4_kv *hdrs, size_t n, char **canon,
 	struct encoded_pair *p = calloc(n ? n : 1, sizeof(*p));
 	struct strbuf c = STRBUF_INIT, s = STRBUF_INIT;
 	size_t i;
-	int rc = p ? 0 : -1;
+	int rc = p && sigv4_bad_header(hdrs, n) < 0 ? 0 : -1;
 
-	for (i = 0; rc == 0 && i < n; i++)
+	for (i = 0; rc == 0 && i < n; i++) {
 		rc = canon_header(&hdrs[i], &p[i]);
+		p[i].order = i;
+	}
 	if (rc == 0) {
 		qsort(p, n, sizeof(*p), name_cmp);
 		sb_puts(&c, "");

@@ -29,9 +29,15 @@ void sigv4_uri_encode(struct strbuf *b, const char *s, size_t len, bool keep_sla
  * a malloc'd string or NULL on OOM. */
 char *sigv4_canonical_query(const struct sigv4_kv *params, size_t n);
 
+/* Index of the first header whose name or value holds CR or LF, or -1.
+ * Such a header would inject lines into the request (and sign something
+ * other than what is sent): every signing function below refuses it. */
+long sigv4_bad_header(const struct sigv4_kv *hdrs, size_t n);
+
 /* Canonical headers ("name:value\n" each, names lowercased, values trimmed
- * and inner runs of spaces collapsed, sorted, duplicates joined with ',')
- * and the signed-headers list ("a;b;c"). Both malloc'd; -1 on OOM. */
+ * and inner runs of spaces collapsed, sorted by name only, a repeated name's
+ * values joined with ',' in the order given) and the signed-headers list
+ * ("a;b;c"). Both malloc'd; -1 on OOM or a CR/LF (sigv4_bad_header). */
 int sigv4_canonical_headers(const struct sigv4_kv *hdrs, size_t n, char **canon,
 			    char **signed_headers);
 
@@ -57,7 +63,8 @@ void sigv4_signing_key(const char *secret, const char *date8, const char *region
 		       const char *service, uint8_t out[32]);
 
 /* The Authorization header value ("AWS4-HMAC-SHA256 Credential=...,
- * SignedHeaders=..., Signature=..."). Malloc'd; NULL on OOM or bad input. */
+ * SignedHeaders=..., Signature=..."). Malloc'd; NULL on OOM or bad input
+ * (a date that is not YYYYMMDDTHHMMSSZ, a header with CR or LF). */
 char *sigv4_authorization(const struct sigv4_input *in);
 
 /* Lowercase hex of SHA-256(data); out must hold 65 bytes. */

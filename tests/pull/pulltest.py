@@ -115,6 +115,7 @@ def bundle_name(rid, seq=1):
 def pull(binary, args, env=None, timeout=120):
     e = dict(os.environ)
     e.pop("COVSHIP_LOG_FORMAT", None)
+    e.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no test asks 169.254.169.254
     # coverage.py from Debian (this interpreter), not whatever python3 is
     # first on PATH; tests of the default choice pass COVSHIP_PYTHON="".
     e["COVSHIP_PYTHON"] = sys.executable

@@ -45,6 +45,7 @@ class Scratch(testlib.Scratch):
 
 def clean_env(**kv):
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVSHIP_")}
+    env.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no test asks 169.254.169.254
     for k, v in kv.items():
         if v is not None:
             env[k] = str(v)

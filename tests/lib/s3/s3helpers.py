@@ -35,9 +35,12 @@ def botocore_client(env):
 
 
 def child_env(env, **extra):
-    """A clean environment for covship/s3tool/aws: only what the fixture says."""
+    """A clean environment for covship/s3tool/aws: only what the fixture says.
+    IMDS stays off (AWS_EC2_METADATA_DISABLED): a run whose credentials are
+    missing must not send a packet to 169.254.169.254 (docs/s3.md)."""
     e = {k: v for k, v in os.environ.items()
          if not k.startswith("AWS_") and not k.startswith("COVSHIP_")}
+    e["AWS_EC2_METADATA_DISABLED"] = "true"
     e.update({k: v for k, v in env.items() if k.startswith("AWS_")})
     e.update({k: str(v) for k, v in extra.items()})
     return e

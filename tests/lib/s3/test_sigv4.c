@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* SigV4 pieces against the AWS S3 documentation's "GET Object" example. */
+/* SigV4 pieces against the AWS S3 documentation's "GET Object" example and
+ * the AWS SigV4 test suite (sigv4_suite.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "sigv4.h"
+#include "sigv4_suite.h"
 
 #define EMPTY_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -123,6 +126,103 @@ static void test_headers_trim_and_merge(void **state)
 	free(s);
 }
 
+/* A repeated header's values in the order given, not sorted: the control
+ * for get-header-value-order (sorting them would give "1,2" both times). */
+static void test_headers_duplicate_order(void **state)
+{
+	const struct sigv4_kv h[] = {
+		{ "x-amz-meta-a", "2" }, { "Host", "h" }, { "X-Amz-Meta-A", "1" },
+	};
+	char *c = NULL, *s = NULL;
+
+	(void)state;
+	assert_int_equal(sigv4_canonical_headers(h, 3, &c, &s), 0);
+	assert_string_equal(c, "host:h\nx-amz-meta-a:2,1\n");
+	free(c);
+	free(s);
+}
+
+/* A CR or LF in any header value (the session token is one) or name is
+ * refused before signing: it would inject header lines. */
+static void test_crlf_refused(void **state)
+{
+	static const char *const bad[] = { "a\r\nX-Injected: 1", "a\nb", "a\rb",
+					   "value1\n  value2\n     value3" };
+	struct sigv4_input in = doc_input();
+	struct sigv4_kv h[5];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *c = NULL, *s = NULL;
+
+		memcpy(h, doc_headers, sizeof(doc_headers));
+		h[4] = (struct sigv4_kv){ "x-amz-security-token", bad[i] };
+		in.headers = h;
+		in.nheaders = 5;
+		assert_int_equal(sigv4_bad_header(h, 5), 4);
+		assert_int_equal(sigv4_canonical_headers(h, 5, &c, &s), -1);
+		assert_null(c);
+		assert_null(sigv4_authorization(&in));
+	}
+	h[4] = (struct sigv4_kv){ "x-amz-meta-x\n", "v" };
+	assert_int_equal(sigv4_bad_header(h, 5), 4);
+	assert_null(sigv4_authorization(&in));
+	/* Control: the same header without the line break signs. */
+	h[4] = (struct sigv4_kv){ "x-amz-security-token", "a b" };
+	assert_int_equal(sigv4_bad_header(h, 5), -1);
+	free(sigv4_authorization(&in));
+}
+
+/* Every applicable vector of the AWS SigV4 test suite: canonical request
+ * and signature. */
+static void test_aws_suite(void **state)
+{
+	size_t v, i, n;
+
+	(void)state;
+	for (v = 0; v < sizeof(suite_vectors) / sizeof(suite_vectors[0]); v++) {
+		const struct suite_vector *t = &suite_vectors[v];
+		struct sigv4_kv h[10], q[4];
+		char hash[65], *creq, *sh = NULL, *auth, want[512];
+		struct sigv4_input in = {
+			.method = t->method, .path = t->path, .amz_date = "20150830T123600Z",
+			.region = "us-east-1", .service = "service", .access_key = "AKIDEXAMPLE",
+			.secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+		};
+
+		sigv4_sha256_hex(t->body, strlen(t->body), hash);
+		for (n = 0; n < 6 && t->headers[n].name; n++)
+			h[n] = t->headers[n];
+		h[n++] = (struct sigv4_kv){ "X-Amz-Date", "20150830T123600Z" };
+		if (*t->token)
+			h[n++] = (struct sigv4_kv){ "X-Amz-Security-Token", t->token };
+		if (t->sign_body)
+			h[n++] = (struct sigv4_kv){ "X-Amz-Content-SHA256", hash };
+		for (i = 0; i < 4 && t->params[i].name; i++)
+			q[i] = t->params[i];
+		in.headers = h;
+		in.nheaders = n;
+		in.params = q;
+		in.nparams = i;
+		in.payload_hash = hash;
+		creq = sigv4_canonical_request(&in, &sh);
+		auth = sigv4_authorization(&in);
+		print_message("%s\n", t->name);
+		assert_non_null(creq);
+		assert_non_null(auth);
+		assert_string_equal(creq, t->canonical_request);
+		snprintf(want, sizeof(want), "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/"
+			 "us-east-1/service/aws4_request, SignedHeaders=%s, Signature=%s", sh,
+			 t->signature);
+		assert_string_equal(auth, want);
+		free(creq);
+		free(sh);
+		free(auth);
+	}
+	assert_int_equal(v, 31);
+}
+
 static void test_signing_key(void **state)
 {
 	/* From the AWS SigV4 documentation ("Deriving the signing key"). */
@@ -145,6 +245,9 @@ int main(void)
 		cmocka_unit_test(test_query_sorted_valueless),
 		cmocka_unit_test(test_headers_trim_and_merge),
 		cmocka_unit_test(test_signing_key),
+		cmocka_unit_test(test_headers_duplicate_order),
+		cmocka_unit_test(test_crlf_refused),
+		cmocka_unit_test(test_aws_suite),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
